@@ -1,0 +1,82 @@
+/**
+ * Builds the Fastify application: the error contract, authentication, the v1 routes, the uSpeedo
+ * compat routes, health checks and the OpenAPI document with its reader at `/docs`. Owns no
+ * business rules: every route calls a service.
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { HeraldError } from '../core/errors.js';
+import type { Logger } from '../lib/logger.js';
+import type { ApiContext } from './context.js';
+import { sendError } from './errors.js';
+import { createRateLimiter } from './rate-limit.js';
+import { healthRoutes } from './routes/health.js';
+import { uspeedoRoutes } from './routes/compat/uspeedo.js';
+import { emailRoutes } from './routes/v1/emails.js';
+import { messageRoutes } from './routes/v1/messages.js';
+import { outboxRoutes } from './routes/v1/outbox.js';
+import { ErrorResponse } from './schemas.js';
+import type { ServiceDeps } from '../services/deps.js';
+
+export interface AppOptions {
+  deps: ServiceDeps;
+  logger: Logger;
+  /** Largest request body, bytes. */
+  bodyLimit: number;
+  /** Requests per second per key; 0 for no limit. */
+  rateLimit: number;
+  publicUrl?: string | undefined;
+  ready?: () => Promise<boolean>;
+}
+
+export const API_VERSION = '0.1.0';
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: options.bodyLimit,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    return503OnClosing: true,
+  });
+  const ctx: ApiContext = {
+    deps: options.deps,
+    limiter: createRateLimiter(options.rateLimit),
+    ready: options.ready ?? (async () => options.deps.store.ping().then(() => true)),
+  };
+
+  app.addSchema(ErrorResponse);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Herald API',
+        version: API_VERSION,
+        description: 'Self-hosted email delivery. Authenticate with `Authorization: Bearer <key secret>`.',
+      },
+      ...(options.publicUrl ? { servers: [{ url: options.publicUrl }] } : {}),
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'The API key secret' },
+          basic: { type: 'http', scheme: 'basic', description: 'Key id as user, key secret as password (uSpeedo style)' },
+        },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
+
+  app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(request, reply, new HeraldError('route_not_found', { method: request.method, url: request.url.split('?')[0] ?? '' })),
+  );
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(async (scope) => healthRoutes(scope, ctx));
+  await app.register(async (scope) => emailRoutes(scope, ctx));
+  await app.register(async (scope) => messageRoutes(scope, ctx));
+  await app.register(async (scope) => outboxRoutes(scope, ctx));
+  await app.register(async (scope) => uspeedoRoutes(scope, ctx), { prefix: '/api/v1/email' });
+  return app;
+}

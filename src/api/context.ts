@@ -1,0 +1,10 @@
+/** What the API's route plugins share. */
+import type { ServiceDeps } from '../services/deps.js';
+import type { RateLimiter } from './rate-limit.js';
+
+export interface ApiContext {
+  deps: ServiceDeps;
+  limiter: RateLimiter;
+  /** Resolves true when the process can take and deliver mail (store answers, listeners up). */
+  ready: () => Promise<boolean>;
+}

@@ -1,0 +1,29 @@
+/**
+ * The composition root shared by every CLI command: resolves the configuration, opens the store
+ * and builds the services' dependencies. Nothing else in Herald constructs these.
+ */
+import { loadConfig, type ConfigSources } from '../config/load.js';
+import type { HeraldConfig } from '../config/schema.js';
+import { createIdSource } from '../lib/random-ids.js';
+import { systemClock } from '../lib/clock.js';
+import type { ServiceDeps } from '../services/deps.js';
+import { openStore } from '../store/open-store.js';
+
+export interface Runtime {
+  config: Readonly<HeraldConfig>;
+  deps: ServiceDeps;
+  close: () => Promise<void>;
+}
+
+export async function openRuntime(sources: ConfigSources): Promise<Runtime> {
+  const config = loadConfig(sources);
+  const store = await openStore(config);
+  const deps: ServiceDeps = {
+    store,
+    ids: createIdSource(),
+    clock: systemClock,
+    limits: { apiMaxRecipients: config.apiMaxRecipients, smtpMaxRecipients: config.smtpMaxRecipients },
+    retry: { baseSeconds: config.retryBase, maxDelaySeconds: config.retryMaxDelay, maxAgeSeconds: config.maxMessageAge },
+  };
+  return { config, deps, close: () => store.close() };
+}

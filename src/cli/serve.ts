@@ -1,0 +1,139 @@
+/**
+ * `herald serve`: starts the roles this process plays (api: HTTP API + SMTP relay; worker:
+ * delivery engine; all: both) over one store, prints where everything listens (and, on the very
+ * first start, the admin key), and shuts down gracefully on SIGTERM/SIGINT: stop accepting, finish
+ * in-flight SMTP transactions and deliveries, release leases, close the store.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { API_VERSION, buildApp } from '../api/app.js';
+import { Engine } from '../engine/engine.js';
+import { createLogger } from '../lib/logger.js';
+import type { CreatedKey } from '../services/keys.js';
+import { IDEMPOTENCY_WINDOW_MS } from '../services/send.js';
+import { bootstrap } from '../services/workspaces.js';
+import { startRelayServer, type RelayServer } from '../smtp/relay-server.js';
+import { loadTlsMaterial } from '../smtp/tls.js';
+import { createTransport } from '../transports/select.js';
+import { addSettingOptions, sourcesFrom } from './options.js';
+import { openRuntime } from './runtime.js';
+
+function redactRelay(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}
+
+function banner(lines: { api?: string; smtp?: string; store: string; delivery?: string; admin: CreatedKey | null }): string {
+  const out = [`Herald ${API_VERSION} is running`];
+  if (lines.api) out.push(`  API       ${lines.api}`, `  Docs      ${lines.api}/docs   (OpenAPI: ${lines.api}/openapi.json)`);
+  if (lines.smtp) out.push(`  SMTP      ${lines.smtp}`);
+  out.push(`  Store     ${lines.store}`);
+  if (lines.delivery) out.push(`  Delivery  ${lines.delivery}`);
+  if (lines.admin) {
+    out.push(
+      '',
+      'First start: created workspace "default" and an admin API key. The secret is shown only once:',
+      `  Key id:     ${lines.admin.key.id}`,
+      `  Key secret: ${lines.admin.secret}`,
+      `  Try: curl -H "Authorization: Bearer ${lines.admin.secret}" ${lines.api ?? 'http://HOST:PORT'}/v1/messages`,
+    );
+  }
+  return out.join('\n');
+}
+
+export function registerServe(program: Command): void {
+  addSettingOptions(program.command('serve').description('run Herald: HTTP API, SMTP relay and delivery engine')).action(
+    async (options: Record<string, unknown>) => {
+      const runtime = await openRuntime(sourcesFrom(options));
+      const { config, deps } = runtime;
+      const logger = createLogger(config.logLevel);
+      const admin = await bootstrap(deps);
+      const intake = config.role === 'all' || config.role === 'api';
+      const delivery = config.role === 'all' || config.role === 'worker';
+
+      let engine: Engine | null = null;
+      if (delivery) {
+        engine = new Engine({
+          store: deps.store,
+          transport: createTransport({ relay: config.relay }, logger),
+          clock: deps.clock,
+          ids: deps.ids,
+          retry: deps.retry,
+          logger: logger.child({ component: 'engine' }),
+          owner: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+          leaseSeconds: config.leaseSeconds,
+          claimChunk: config.claimChunk,
+          concurrency: config.deliveryConcurrency,
+          pollIntervalSeconds: config.pollInterval,
+        });
+        const running = engine;
+        deps.wake = () => running.wake();
+        engine.start();
+      }
+
+      let relay: RelayServer | null = null;
+      let apiUrl: string | undefined;
+      const app = intake
+        ? await buildApp({ deps, logger, bodyLimit: config.apiBodyLimit, rateLimit: config.rateLimit, publicUrl: config.publicUrl })
+        : null;
+      let tlsNote = '';
+      if (app) {
+        const tls = loadTlsMaterial({
+          dataDir: config.data,
+          ...(config.tlsCert !== undefined ? { certFile: config.tlsCert } : {}),
+          ...(config.tlsKey !== undefined ? { keyFile: config.tlsKey } : {}),
+        });
+        tlsNote = tls.selfSigned ? 'STARTTLS, self-signed certificate' : 'STARTTLS';
+        relay = await startRelayServer({
+          deps,
+          host: config.host,
+          port: config.smtpPort,
+          maxSize: config.smtpMaxSize,
+          maxRecipients: config.smtpMaxRecipients,
+          tls,
+          logger: logger.child({ component: 'smtp' }),
+        });
+        await app.listen({ host: config.host, port: config.httpPort });
+        const address = app.server.address();
+        const port = typeof address === 'object' && address ? address.port : config.httpPort;
+        apiUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+      }
+
+      const pruner = setInterval(() => {
+        deps.store.pruneIdempotency(new Date(Date.now() - IDEMPOTENCY_WINDOW_MS).toISOString()).catch((error: unknown) =>
+          logger.warn({ err: error }, 'pruning idempotency records failed'),
+        );
+      }, 3600_000);
+      pruner.unref();
+
+      console.log(
+        banner({
+          ...(apiUrl ? { api: apiUrl } : {}),
+          ...(relay ? { smtp: `${config.host}:${relay.port} (${tlsNote}; AUTH with key id / secret)` } : {}),
+          store: config.databaseUrl ? 'postgresql' : `sqlite ${join(config.data, 'herald.db')}`,
+          ...(delivery ? { delivery: config.relay ? `smtp relay ${redactRelay(config.relay)}` : 'capture (read it at GET /v1/outbox)' } : {}),
+          admin,
+        }),
+      );
+      logger.info({ role: config.role, api: apiUrl, smtpPort: relay?.port }, 'herald started');
+
+      let stopping = false;
+      const shutdown = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, 'shutting down');
+        const timeoutMs = config.shutdownTimeout * 1000;
+        clearInterval(pruner);
+        await Promise.allSettled([app?.close(), relay?.close(timeoutMs)]);
+        await engine?.stop(timeoutMs);
+        await runtime.close();
+        logger.info('stopped');
+      };
+      process.once('SIGTERM', () => void shutdown('SIGTERM'));
+      process.once('SIGINT', () => void shutdown('SIGINT'));
+    },
+  );
+}

@@ -1,0 +1,75 @@
+/**
+ * The one description of Herald's settings. Each setting is named once here, with its flag,
+ * its `HERALD_*` environment variable, its type and its default; the CLI builds its options from
+ * this table and `loadConfig` validates every source against it, so a setting cannot exist in
+ * one place and not another.
+ */
+export type SettingKind = 'string' | 'port' | 'int' | 'seconds' | 'bool' | 'role' | 'url' | 'list';
+
+export interface Setting {
+  /** Key in the resolved config object and in a config file. */
+  key: keyof HeraldConfig;
+  flag: string;
+  env: string;
+  kind: SettingKind;
+  description: string;
+  default: string | number | boolean | string[] | undefined;
+  /** Smallest accepted value for numeric kinds. */
+  min?: number;
+}
+
+export type Role = 'all' | 'api' | 'worker';
+
+export interface HeraldConfig {
+  data: string;
+  host: string;
+  httpPort: number;
+  smtpPort: number;
+  relay: string | undefined;
+  databaseUrl: string | undefined;
+  role: Role;
+  publicUrl: string | undefined;
+  logLevel: string;
+  maxMessageAge: number;
+  retryBase: number;
+  retryMaxDelay: number;
+  smtpMaxSize: number;
+  smtpMaxRecipients: number;
+  apiMaxRecipients: number;
+  apiBodyLimit: number;
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  rateLimit: number;
+  leaseSeconds: number;
+  claimChunk: number;
+  deliveryConcurrency: number;
+  pollInterval: number;
+  shutdownTimeout: number;
+}
+
+export const SETTINGS: readonly Setting[] = [
+  { key: 'data', flag: '--data <dir>', env: 'HERALD_DATA', kind: 'string', default: './.herald', description: 'data directory (SQLite store, TLS material)' },
+  { key: 'host', flag: '--host <addr>', env: 'HERALD_HOST', kind: 'string', default: '127.0.0.1', description: 'address the HTTP API and SMTP relay listen on' },
+  { key: 'httpPort', flag: '--http-port <port>', env: 'HERALD_HTTP_PORT', kind: 'port', default: 8080, description: 'HTTP API port (0 picks a free one)' },
+  { key: 'smtpPort', flag: '--smtp-port <port>', env: 'HERALD_SMTP_PORT', kind: 'port', default: 2525, description: 'SMTP relay port (0 picks a free one)' },
+  { key: 'relay', flag: '--relay <url>', env: 'HERALD_RELAY', kind: 'url', default: undefined, description: 'deliver through this smart host (smtp://user:pass@host:port or smtps://…); default: capture to the outbox' },
+  { key: 'databaseUrl', flag: '--database-url <url>', env: 'HERALD_DATABASE_URL', kind: 'url', default: undefined, description: 'PostgreSQL URL for scale-out; default: SQLite in the data directory' },
+  { key: 'role', flag: '--role <role>', env: 'HERALD_ROLE', kind: 'role', default: 'all', description: 'all | api (HTTP + SMTP intake) | worker (delivery)' },
+  { key: 'publicUrl', flag: '--public-url <url>', env: 'HERALD_PUBLIC_URL', kind: 'url', default: undefined, description: 'URL the world reaches the API at (links in mail, docs)' },
+  { key: 'logLevel', flag: '--log-level <level>', env: 'HERALD_LOG_LEVEL', kind: 'string', default: 'info', description: 'fatal | error | warn | info | debug | trace | silent' },
+  { key: 'maxMessageAge', flag: '--max-message-age <seconds>', env: 'HERALD_MAX_MESSAGE_AGE', kind: 'seconds', default: 86400, min: 1, description: 'a message not delivered this long after acceptance fails (accepts 30s, 15m, 24h, 3d)' },
+  { key: 'retryBase', flag: '--retry-base <seconds>', env: 'HERALD_RETRY_BASE', kind: 'seconds', default: 60, min: 0, description: 'delay before the first retry of a deferred message' },
+  { key: 'retryMaxDelay', flag: '--retry-max-delay <seconds>', env: 'HERALD_RETRY_MAX_DELAY', kind: 'seconds', default: 3600, min: 0, description: 'longest delay between two attempts' },
+  { key: 'smtpMaxSize', flag: '--smtp-max-size <bytes>', env: 'HERALD_SMTP_MAX_SIZE', kind: 'int', default: 25 * 1024 * 1024, min: 1024, description: 'largest message the SMTP relay accepts' },
+  { key: 'smtpMaxRecipients', flag: '--smtp-max-recipients <n>', env: 'HERALD_SMTP_MAX_RECIPIENTS', kind: 'int', default: 1000, min: 1, description: 'most recipients in one SMTP transaction' },
+  { key: 'apiMaxRecipients', flag: '--api-max-recipients <n>', env: 'HERALD_API_MAX_RECIPIENTS', kind: 'int', default: 1000, min: 1, description: 'most recipients (to+cc+bcc) in one /v1/emails or SendEmail call' },
+  { key: 'apiBodyLimit', flag: '--api-body-limit <bytes>', env: 'HERALD_API_BODY_LIMIT', kind: 'int', default: 40 * 1024 * 1024, min: 1024, description: 'largest JSON request body' },
+  { key: 'tlsCert', flag: '--tls-cert <file>', env: 'HERALD_TLS_CERT', kind: 'string', default: undefined, description: 'PEM certificate for SMTP STARTTLS; default: a self-signed one in the data directory' },
+  { key: 'tlsKey', flag: '--tls-key <file>', env: 'HERALD_TLS_KEY', kind: 'string', default: undefined, description: 'PEM private key for --tls-cert' },
+  { key: 'rateLimit', flag: '--rate-limit <n>', env: 'HERALD_RATE_LIMIT', kind: 'int', default: 1000, min: 0, description: 'API requests per second per key (0: unlimited); bursts of twice that' },
+  { key: 'leaseSeconds', flag: '--lease-seconds <seconds>', env: 'HERALD_LEASE_SECONDS', kind: 'seconds', default: 60, min: 1, description: 'how long a worker owns claimed messages before another may take them' },
+  { key: 'claimChunk', flag: '--claim-chunk <n>', env: 'HERALD_CLAIM_CHUNK', kind: 'int', default: 200, min: 1, description: 'messages claimed per engine round' },
+  { key: 'deliveryConcurrency', flag: '--delivery-concurrency <n>', env: 'HERALD_DELIVERY_CONCURRENCY', kind: 'int', default: 16, min: 1, description: 'deliveries in flight at once per worker' },
+  { key: 'pollInterval', flag: '--poll-interval <seconds>', env: 'HERALD_POLL_INTERVAL', kind: 'seconds', default: 1, min: 0.01, description: 'how often an idle worker looks for due messages' },
+  { key: 'shutdownTimeout', flag: '--shutdown-timeout <seconds>', env: 'HERALD_SHUTDOWN_TIMEOUT', kind: 'seconds', default: 30, min: 0, description: 'how long SIGTERM waits for in-flight work' },
+];

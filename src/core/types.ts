@@ -1,0 +1,95 @@
+/** Domain records shared by services, the store and the edges. Plain data, no behaviour. */
+import type { MessageStatus } from './message-state.js';
+
+export type KeyScope = 'full' | 'send' | 'read';
+export const KEY_SCOPES: readonly KeyScope[] = ['full', 'send', 'read'];
+
+export type Stream = 'transactional' | 'broadcast';
+
+export interface Workspace {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface ApiKey {
+  id: string;
+  workspaceId: string;
+  name: string;
+  scope: KeyScope;
+  /** CIDR networks whose SMTP clients are accepted without AUTH as this key. */
+  smtpNetworks: string[];
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+export interface Address {
+  email: string;
+  name?: string;
+}
+
+export interface Attachment {
+  filename: string;
+  /** Base64 content. */
+  content: string;
+  contentType?: string;
+  contentId?: string;
+  disposition?: 'attachment' | 'inline';
+}
+
+/**
+ * What every recipient of one submission shares: either a structured email that the engine
+ * composes per recipient, or raw MIME taken in by the SMTP relay and delivered as it came.
+ */
+export type Content =
+  | {
+      kind: 'structured';
+      from: Address;
+      to: Address[];
+      cc: Address[];
+      replyTo: Address[];
+      subject: string;
+      html?: string;
+      text?: string;
+      headers: Record<string, string>;
+      attachments: Attachment[];
+    }
+  | { kind: 'raw'; mailFrom: string; raw: string };
+
+export interface Message {
+  id: string;
+  workspaceId: string;
+  contentId: string;
+  batchId: string | null;
+  /** The envelope recipient: the one address this message is delivered to. */
+  recipient: string;
+  /** The envelope sender (MAIL FROM). */
+  sender: string;
+  status: MessageStatus;
+  stream: Stream;
+  subject: string;
+  messageIdHeader: string;
+  tags: string[];
+  metadata: Record<string, string>;
+  attempts: number;
+  /** When the next delivery attempt is due (ISO time). */
+  dueAt: string;
+  /** After this time, a deferred message fails instead of retrying. */
+  expiresAt: string;
+  lastReply: string | null;
+  bounceClass: 'hard' | 'soft' | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface MessageEvent {
+  id: string;
+  seq: number;
+  workspaceId: string;
+  type: string;
+  messageId: string | null;
+  batchId: string | null;
+  recipient: string | null;
+  data: Record<string, unknown>;
+  createdAt: string;
+}

@@ -1,0 +1,219 @@
+/**
+ * Intake: turns a validated email or a relayed raw message into durable work. One submission
+ * becomes one shared content record and one message per distinct envelope recipient, committed
+ * with their `message.accepted` events (and the idempotency record, if any) in one transaction.
+ * When this returns, the mail is on disk.
+ */
+import { createHash } from 'node:crypto';
+import { HeraldError } from '../core/errors.js';
+import type { Content, Message, Stream } from '../core/types.js';
+import type { NewEvent, Submission } from '../store/store.js';
+import type { Principal, ServiceDeps } from './deps.js';
+import { validateEmail, type EmailInput } from './email-input.js';
+import { requireScope } from './keys.js';
+
+/** Idempotency records are honoured for this long (Resend and Stripe use 24 hours). */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
+
+export interface AcceptedMessage {
+  id: string;
+  to: string;
+}
+
+/** The outcome of a submission, stored for idempotent replay and rendered by each intake. */
+export interface SendResult {
+  id: string;
+  messages: AcceptedMessage[];
+  sendAt: string | null;
+}
+
+export interface SendOptions {
+  idempotencyKey?: string;
+  /** Give each recipient a copy addressed to them alone (uSpeedo's semantics): To shows only them. */
+  individual?: boolean;
+}
+
+function hashRequest(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex');
+}
+
+function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1);
+}
+
+interface DraftMessage {
+  recipient: string;
+  sender: string;
+  subject: string;
+  stream: Stream;
+  tags: string[];
+  metadata: Record<string, string>;
+  dueAt: Date;
+  messageIdHeader?: string;
+}
+
+function buildSubmission(
+  deps: ServiceDeps,
+  principal: Principal,
+  content: Content,
+  drafts: DraftMessage[],
+  now: Date,
+): { submission: Submission; result: SendResult } {
+  const nowIso = now.toISOString();
+  const contentId = deps.ids.next('content');
+  const messages: Message[] = [];
+  const events: NewEvent[] = [];
+  for (const draft of drafts) {
+    const id = deps.ids.next('message');
+    const expiresAt = new Date(draft.dueAt.getTime() + deps.retry.maxAgeSeconds * 1000).toISOString();
+    messages.push({
+      id,
+      workspaceId: principal.workspaceId,
+      contentId,
+      batchId: null,
+      recipient: draft.recipient,
+      sender: draft.sender,
+      status: 'queued',
+      stream: draft.stream,
+      subject: draft.subject,
+      messageIdHeader: draft.messageIdHeader ?? `<${id}@${domainOf(draft.sender)}>`,
+      tags: draft.tags,
+      metadata: draft.metadata,
+      attempts: 0,
+      dueAt: draft.dueAt.toISOString(),
+      expiresAt,
+      lastReply: null,
+      bounceClass: null,
+      createdAt: nowIso,
+      updatedAt: nowIso,
+    });
+    events.push({
+      id: deps.ids.next('event'),
+      workspaceId: principal.workspaceId,
+      type: 'message.accepted',
+      messageId: id,
+      batchId: null,
+      recipient: draft.recipient,
+      data: { key_id: principal.keyId, subject: draft.subject, tags: draft.tags, send_at: draft.dueAt > now ? draft.dueAt.toISOString() : null },
+      createdAt: nowIso,
+    });
+  }
+  const sendAt = drafts[0] && drafts[0].dueAt > now ? drafts[0].dueAt.toISOString() : null;
+  const result: SendResult = { id: contentId, messages: messages.map((m) => ({ id: m.id, to: m.recipient })), sendAt };
+  return {
+    submission: { workspaceId: principal.workspaceId, content: { id: contentId, body: content }, messages, events, now: nowIso },
+    result,
+  };
+}
+
+async function commit(
+  deps: ServiceDeps,
+  built: { submission: Submission; result: SendResult },
+  idempotency: { key: string; requestHash: string } | undefined,
+  now: Date,
+): Promise<SendResult> {
+  if (idempotency) {
+    built.submission.idempotency = {
+      ...idempotency,
+      response: { status: 202, body: built.result },
+      notBefore: new Date(now.getTime() - IDEMPOTENCY_WINDOW_MS).toISOString(),
+    };
+  }
+  const outcome = await deps.store.accept(built.submission);
+  if (outcome.kind === 'conflict') throw new HeraldError('idempotency_conflict', { key: idempotency?.key ?? '' });
+  if (outcome.kind === 'replayed') return outcome.response.body as SendResult;
+  deps.wake?.();
+  return built.result;
+}
+
+/** Accepts a structured email for every distinct recipient in to, cc and bcc. */
+export async function sendEmail(
+  deps: ServiceDeps,
+  principal: Principal,
+  input: EmailInput,
+  options: SendOptions = {},
+): Promise<SendResult> {
+  requireScope(principal, 'send');
+  if (options.idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(options.idempotencyKey)) {
+    throw new HeraldError('invalid_idempotency_key');
+  }
+  const now = deps.clock.now();
+  const email = validateEmail(input, now, deps.limits.apiMaxRecipients);
+  const content: Content = {
+    kind: 'structured',
+    from: email.from,
+    to: options.individual ? [] : email.to,
+    cc: options.individual ? [] : email.cc,
+    replyTo: email.replyTo,
+    subject: email.subject,
+    headers: email.headers,
+    attachments: email.attachments,
+    ...(email.html !== undefined ? { html: email.html } : {}),
+    ...(email.text !== undefined ? { text: email.text } : {}),
+  };
+  const recipients = [...new Set([...email.to, ...email.cc, ...email.bcc].map((a) => a.email))];
+  const dueAt = email.sendAt ?? now;
+  const drafts = recipients.map((recipient) => ({
+    recipient,
+    sender: email.from.email,
+    subject: email.subject,
+    stream: email.stream,
+    tags: email.tags,
+    metadata: email.metadata,
+    dueAt,
+  }));
+  const built = buildSubmission(deps, principal, content, drafts, now);
+  const idempotency = options.idempotencyKey === undefined
+    ? undefined
+    : { key: options.idempotencyKey, requestHash: hashRequest({ input, individual: options.individual ?? false }) };
+  return commit(deps, built, idempotency, now);
+}
+
+export interface RawSubmission {
+  mailFrom: string;
+  recipients: string[];
+  /** The message as received, headers and body, CRLF line endings. */
+  raw: string;
+}
+
+const HEADER_END = /\r?\n\r?\n/;
+
+/** Reads one unfolded header value from the raw message's header block. */
+function headerValue(head: string, name: string): string | undefined {
+  const match = new RegExp(`^${name}:[ \\t]*((?:.*)(?:\\r?\\n[ \\t].*)*)`, 'im').exec(head);
+  return match?.[1]?.replace(/\r?\n[ \t]+/g, ' ').trim();
+}
+
+/**
+ * Accepts a message relayed over SMTP: delivered as it came to each envelope recipient. A missing
+ * Message-ID or Date header is added once, so that retries and every recipient's copy agree.
+ */
+export async function acceptRaw(deps: ServiceDeps, principal: Principal, input: RawSubmission): Promise<SendResult> {
+  requireScope(principal, 'send');
+  const now = deps.clock.now();
+  const split = HEADER_END.exec(input.raw);
+  const head = split ? input.raw.slice(0, split.index) : input.raw;
+  let raw = input.raw;
+  const added: string[] = [];
+  let messageIdHeader = headerValue(head, 'Message-ID');
+  if (messageIdHeader === undefined) {
+    messageIdHeader = `<${deps.ids.next('message')}@${domainOf(input.mailFrom || 'herald@localhost')}>`;
+    added.push(`Message-ID: ${messageIdHeader}`);
+  }
+  if (headerValue(head, 'Date') === undefined) added.push(`Date: ${now.toUTCString().replace('GMT', '+0000')}`);
+  if (added.length > 0) raw = `${added.join('\r\n')}\r\n${raw}`;
+  const subject = headerValue(head, 'Subject') ?? '';
+  const drafts = [...new Set(input.recipients)].map((recipient) => ({
+    recipient,
+    sender: input.mailFrom,
+    subject,
+    stream: 'transactional' as const,
+    tags: [],
+    metadata: {},
+    dueAt: now,
+    messageIdHeader,
+  }));
+  const built = buildSubmission(deps, principal, { kind: 'raw', mailFrom: input.mailFrom, raw }, drafts, now);
+  return commit(deps, built, undefined, now);
+}

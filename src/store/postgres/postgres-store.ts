@@ -1,0 +1,358 @@
+/**
+ * The scale-out store: PostgreSQL through a `pg` pool. Any number of Herald processes share one
+ * database; workers claim due messages with `FOR UPDATE SKIP LOCKED` and a lease, so two workers
+ * never hold the same message and a dead worker's chunk returns when its lease runs out.
+ * Bulk writes go as one statement over arrays (`unnest`), one transaction per unit of work.
+ */
+import pg from 'pg';
+import type { Content, Message, Workspace } from '../../core/types.js';
+import {
+  UniqueViolation,
+  type AcceptOutcome,
+  type ApiKeyRecord,
+  type AttemptRecord,
+  type ClaimedMessage,
+  type ClaimRequest,
+  type MessageFilter,
+  type NewEvent,
+  type OutboxEntry,
+  type Store,
+  type Submission,
+} from '../store.js';
+import { migratePostgres } from './postgres-migrations.js';
+import {
+  toApiKey,
+  toApiKeyRecord,
+  toEvent,
+  toMessage,
+  toWorkspace,
+  type ApiKeyRow,
+  type EventRow,
+  type MessageRow,
+  type WorkspaceRow,
+} from './postgres-rows.js';
+
+export interface PostgresStoreOptions {
+  connectionString: string;
+  /** Schema to work in (tests use one per file); default: the server's search_path. */
+  schema?: string;
+  /** Connections in the pool. */
+  poolSize?: number;
+}
+
+const MESSAGE_COLUMNS = `id, workspace_id, content_id, batch_id, recipient, sender, status, stream, subject,
+  message_id_header, tags, metadata, attempts, due_at, expires_at, last_reply, bounce_class, created_at, updated_at`;
+
+type Queryable = Pick<pg.PoolClient, 'query'>;
+
+function isUniqueError(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && error.code === '23505';
+}
+
+export class PostgresStore implements Store {
+  readonly backend = 'postgres' as const;
+  readonly #pool: pg.Pool;
+
+  constructor(options: PostgresStoreOptions) {
+    const config = Object.freeze({ ...options });
+    this.#pool = new pg.Pool({
+      connectionString: config.connectionString,
+      max: config.poolSize ?? 10,
+      ...(config.schema ? { options: `-c search_path=${config.schema}` } : {}),
+    });
+    // An idle client losing its connection (database restart) must not crash the process.
+    this.#pool.on('error', () => undefined);
+  }
+
+  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async migrate(): Promise<void> {
+    await migratePostgres(this.#pool);
+  }
+
+  async ping(): Promise<void> {
+    await this.#pool.query('SELECT 1');
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+
+  async createWorkspace(workspace: Workspace): Promise<void> {
+    try {
+      await this.#pool.query('INSERT INTO workspaces (id, name, created_at) VALUES ($1, $2, $3)', [workspace.id, workspace.name, workspace.createdAt]);
+    } catch (error) {
+      if (isUniqueError(error)) throw new UniqueViolation('workspaces.name');
+      throw error;
+    }
+  }
+
+  async listWorkspaces(): Promise<Workspace[]> {
+    const { rows } = await this.#pool.query<WorkspaceRow>('SELECT * FROM workspaces ORDER BY created_at, id');
+    return rows.map(toWorkspace);
+  }
+
+  async findWorkspace(idOrName: string): Promise<Workspace | null> {
+    const { rows } = await this.#pool.query<WorkspaceRow>('SELECT * FROM workspaces WHERE id = $1 OR name = $1', [idOrName]);
+    return rows[0] ? toWorkspace(rows[0]) : null;
+  }
+
+  async insertApiKey(key: ApiKeyRecord): Promise<void> {
+    await this.#pool.query(
+      `INSERT INTO api_keys (id, workspace_id, name, scope, secret_hash, smtp_networks, created_at, revoked_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [key.id, key.workspaceId, key.name, key.scope, key.secretHash, JSON.stringify(key.smtpNetworks), key.createdAt, key.revokedAt],
+    );
+  }
+
+  async findApiKey(id: string): Promise<ApiKeyRecord | null> {
+    const { rows } = await this.#pool.query<ApiKeyRow>('SELECT * FROM api_keys WHERE id = $1', [id]);
+    return rows[0] ? toApiKeyRecord(rows[0]) : null;
+  }
+
+  async findApiKeyBySecretHash(secretHash: string): Promise<ApiKeyRecord | null> {
+    const { rows } = await this.#pool.query<ApiKeyRow>('SELECT * FROM api_keys WHERE secret_hash = $1', [secretHash]);
+    return rows[0] ? toApiKeyRecord(rows[0]) : null;
+  }
+
+  async listApiKeys(workspaceId?: string) {
+    const { rows } =
+      workspaceId === undefined
+        ? await this.#pool.query<ApiKeyRow>('SELECT * FROM api_keys ORDER BY created_at, id')
+        : await this.#pool.query<ApiKeyRow>('SELECT * FROM api_keys WHERE workspace_id = $1 ORDER BY created_at, id', [workspaceId]);
+    return rows.map(toApiKey);
+  }
+
+  async revokeApiKey(id: string, at: string): Promise<boolean> {
+    const result = await this.#pool.query('UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [at, id]);
+    return result.rowCount === 1;
+  }
+
+  async listSmtpNetworkKeys(): Promise<ApiKeyRecord[]> {
+    const { rows } = await this.#pool.query<ApiKeyRow>(
+      "SELECT * FROM api_keys WHERE revoked_at IS NULL AND smtp_networks <> '[]'::jsonb ORDER BY created_at, id",
+    );
+    return rows.map(toApiKeyRecord);
+  }
+
+  async #insertEvents(client: Queryable, events: NewEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await client.query(
+      `INSERT INTO events (id, workspace_id, type, message_id, batch_id, recipient, data, created_at)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::timestamptz[])`,
+      [
+        events.map((e) => e.id),
+        events.map((e) => e.workspaceId),
+        events.map((e) => e.type),
+        events.map((e) => e.messageId),
+        events.map((e) => e.batchId),
+        events.map((e) => e.recipient),
+        events.map((e) => JSON.stringify(e.data)),
+        events.map((e) => e.createdAt),
+      ],
+    );
+  }
+
+  async #insertMessages(client: Queryable, messages: Message[]): Promise<void> {
+    if (messages.length === 0) return;
+    const column = <K extends keyof Message>(key: K, map: (v: Message[K]) => unknown = (v) => v) => messages.map((m) => map(m[key]));
+    await client.query(
+      `INSERT INTO messages (${MESSAGE_COLUMNS})
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+         $9::text[], $10::text[], $11::jsonb[], $12::jsonb[], $13::int[], $14::timestamptz[], $15::timestamptz[], $16::text[],
+         $17::text[], $18::timestamptz[], $19::timestamptz[])`,
+      [
+        column('id'), column('workspaceId'), column('contentId'), column('batchId'), column('recipient'), column('sender'),
+        column('status'), column('stream'), column('subject'), column('messageIdHeader'), column('tags', (v) => JSON.stringify(v)),
+        column('metadata', (v) => JSON.stringify(v)), column('attempts'), column('dueAt'), column('expiresAt'), column('lastReply'),
+        column('bounceClass'), column('createdAt'), column('updatedAt'),
+      ],
+    );
+  }
+
+  async accept(submission: Submission): Promise<AcceptOutcome> {
+    return this.#transaction(async (client) => {
+      const idem = submission.idempotency;
+      if (idem) {
+        // Takes the key's row lock: a concurrent request with the same key waits here, then sees our row.
+        const inserted = await client.query(
+          `INSERT INTO idempotency_keys (workspace_id, key, request_hash, response, created_at) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (workspace_id, key) DO UPDATE SET request_hash = excluded.request_hash, response = excluded.response,
+             created_at = excluded.created_at
+           WHERE idempotency_keys.created_at < $6
+           RETURNING 1`,
+          [submission.workspaceId, idem.key, idem.requestHash, JSON.stringify(idem.response), submission.now, idem.notBefore],
+        );
+        if (inserted.rowCount === 0) {
+          const { rows } = await client.query<{ request_hash: string; response: { status: number; body: unknown } }>(
+            'SELECT request_hash, response FROM idempotency_keys WHERE workspace_id = $1 AND key = $2',
+            [submission.workspaceId, idem.key],
+          );
+          const prior = rows[0];
+          if (prior && prior.request_hash !== idem.requestHash) return { kind: 'conflict' } as const;
+          if (prior) return { kind: 'replayed', response: prior.response } as const;
+        }
+      }
+      await client.query('INSERT INTO contents (id, workspace_id, body, created_at) VALUES ($1, $2, $3, $4)', [
+        submission.content.id,
+        submission.workspaceId,
+        JSON.stringify(submission.content.body),
+        submission.now,
+      ]);
+      await this.#insertMessages(client, submission.messages);
+      await this.#insertEvents(client, submission.events);
+      return { kind: 'accepted' } as const;
+    });
+  }
+
+  async getMessage(workspaceId: string, id: string): Promise<Message | null> {
+    const { rows } = await this.#pool.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE workspace_id = $1 AND id = $2`, [workspaceId, id]);
+    return rows[0] ? toMessage(rows[0]) : null;
+  }
+
+  async listMessages(workspaceId: string, filter: MessageFilter): Promise<Message[]> {
+    const params: unknown[] = [workspaceId];
+    const where = ['workspace_id = $1'];
+    const add = (clause: string, value: unknown) => {
+      params.push(value);
+      where.push(clause.replace('?', `$${params.length}`));
+    };
+    if (filter.tag !== undefined) add('tags @> ?::jsonb', JSON.stringify([filter.tag]));
+    if (filter.status !== undefined) add('status = ?', filter.status);
+    if (filter.recipient !== undefined) add('recipient = ?', filter.recipient);
+    if (filter.since !== undefined) add('created_at >= ?', filter.since);
+    if (filter.until !== undefined) add('created_at < ?', filter.until);
+    if (filter.before !== undefined) add('id < ?', filter.before);
+    params.push(filter.limit);
+    const { rows } = await this.#pool.query<MessageRow>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${params.length}`,
+      params,
+    );
+    return rows.map(toMessage);
+  }
+
+  async listMessageEvents(workspaceId: string, messageId: string) {
+    const { rows } = await this.#pool.query<EventRow>('SELECT * FROM events WHERE message_id = $1 AND workspace_id = $2 ORDER BY seq', [
+      messageId,
+      workspaceId,
+    ]);
+    return rows.map(toEvent);
+  }
+
+  async claimDue(request: ClaimRequest): Promise<ClaimedMessage[]> {
+    return this.#transaction(async (client) => {
+      const { rows } = await client.query<MessageRow>(
+        `WITH candidates AS (
+           (SELECT id FROM messages WHERE status = 'sending' AND lease_until < $1
+            ORDER BY lease_until LIMIT $2 FOR UPDATE SKIP LOCKED)
+           UNION ALL
+           (SELECT id FROM messages WHERE status IN ('queued', 'deferred') AND due_at <= $1
+            ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+         ), chosen AS (SELECT id FROM candidates LIMIT $2)
+         UPDATE messages m SET status = 'sending', lease_owner = $3, lease_until = $4, updated_at = $1
+         FROM chosen WHERE m.id = chosen.id
+         RETURNING ${MESSAGE_COLUMNS.split(',').map((c) => `m.${c.trim()}`).join(', ')}`,
+        [request.now, request.limit, request.owner, request.leaseUntil],
+      );
+      if (rows.length === 0) return [];
+      const contentIds = [...new Set(rows.map((row) => row.content_id))];
+      const contents = await client.query<{ id: string; body: Content }>('SELECT id, body FROM contents WHERE id = ANY($1::text[])', [contentIds]);
+      const byId = new Map(contents.rows.map((row) => [row.id, row.body]));
+      return rows.map((row) => ({ ...toMessage(row), content: byId.get(row.content_id) as Content }));
+    });
+  }
+
+  async recordAttempts(records: AttemptRecord[]): Promise<number> {
+    if (records.length === 0) return 0;
+    return this.#transaction(async (client) => {
+      const { rows } = await client.query<{ id: string }>(
+        `UPDATE messages m SET status = r.status, attempts = r.attempts, due_at = r.due_at, last_reply = r.last_reply,
+           bounce_class = r.bounce_class, lease_owner = NULL, lease_until = NULL, updated_at = r.now
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[], $7::text[], $8::timestamptz[])
+           AS r(id, owner, status, attempts, due_at, last_reply, bounce_class, now)
+         WHERE m.id = r.id AND m.lease_owner = r.owner AND m.status = 'sending'
+         RETURNING m.id`,
+        [
+          records.map((r) => r.messageId),
+          records.map((r) => r.owner),
+          records.map((r) => r.status),
+          records.map((r) => r.attempts),
+          records.map((r) => r.dueAt),
+          records.map((r) => r.lastReply),
+          records.map((r) => r.bounceClass),
+          records.map((r) => r.now),
+        ],
+      );
+      const held = new Set(rows.map((row) => row.id));
+      const kept = records.filter((r) => held.has(r.messageId));
+      await this.#insertEvents(client, kept.map((r) => r.event));
+      const captured = kept.filter((r) => r.captured !== undefined);
+      if (captured.length > 0) {
+        await client.query(
+          `INSERT INTO outbox (message_id, workspace_id, raw, captured_at)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
+           ON CONFLICT (message_id) DO UPDATE SET raw = excluded.raw, captured_at = excluded.captured_at`,
+          [captured.map((r) => r.messageId), captured.map((r) => r.event.workspaceId), captured.map((r) => r.captured), captured.map((r) => r.now)],
+        );
+      }
+      return held.size;
+    });
+  }
+
+  async releaseLeases(owner: string, now: string): Promise<number> {
+    const result = await this.#pool.query(
+      "UPDATE messages SET status = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = $2 WHERE lease_owner = $1 AND status = 'sending'",
+      [owner, now],
+    );
+    return result.rowCount ?? 0;
+  }
+
+  async nextDueAt(): Promise<string | null> {
+    const { rows } = await this.#pool.query<{ at: Date | null }>(
+      `SELECT least((SELECT min(due_at) FROM messages WHERE status IN ('queued', 'deferred')),
+                    (SELECT min(lease_until) FROM messages WHERE status = 'sending')) AS at`,
+    );
+    const at = rows[0]?.at ?? null;
+    return at === null ? null : at.toISOString();
+  }
+
+  async listOutbox(workspaceId: string, options: { before?: string; limit: number }): Promise<OutboxEntry[]> {
+    const { rows } = await this.#pool.query<{ message_id: string; recipient: string; subject: string; size: number; captured_at: Date }>(
+      `SELECT o.message_id, m.recipient, m.subject, octet_length(o.raw) AS size, o.captured_at
+       FROM outbox o JOIN messages m ON m.id = o.message_id
+       WHERE o.workspace_id = $1 AND ($2::text IS NULL OR o.message_id < $2)
+       ORDER BY o.message_id DESC LIMIT $3`,
+      [workspaceId, options.before ?? null, options.limit],
+    );
+    return rows.map((row) => ({
+      messageId: row.message_id,
+      recipient: row.recipient,
+      subject: row.subject,
+      size: Number(row.size),
+      capturedAt: row.captured_at.toISOString(),
+    }));
+  }
+
+  async getOutboxRaw(workspaceId: string, messageId: string): Promise<string | null> {
+    const { rows } = await this.#pool.query<{ raw: string }>('SELECT raw FROM outbox WHERE workspace_id = $1 AND message_id = $2', [workspaceId, messageId]);
+    return rows[0]?.raw ?? null;
+  }
+
+  async pruneIdempotency(before: string): Promise<number> {
+    const result = await this.#pool.query('DELETE FROM idempotency_keys WHERE created_at < $1', [before]);
+    return result.rowCount ?? 0;
+  }
+}

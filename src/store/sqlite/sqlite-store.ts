@@ -1,0 +1,344 @@
+/**
+ * The embedded store: SQLite in WAL mode through better-sqlite3. One connection per process;
+ * several processes (a running server and the CLI) may share the file, serialised by SQLite's
+ * write lock with a busy timeout. Every write method is one IMMEDIATE transaction.
+ *
+ * better-sqlite3 is synchronous, so each method is atomic within the process as well; the async
+ * signatures are the port's, shared with the PostgreSQL adapter.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
+import type { Message, Workspace } from '../../core/types.js';
+import {
+  UniqueViolation,
+  type AcceptOutcome,
+  type ApiKeyRecord,
+  type AttemptRecord,
+  type ClaimedMessage,
+  type ClaimRequest,
+  type MessageFilter,
+  type NewEvent,
+  type OutboxEntry,
+  type Store,
+  type Submission,
+} from '../store.js';
+import type { Content } from '../../core/types.js';
+import { migrateSqlite } from './sqlite-migrations.js';
+import {
+  toApiKey,
+  toApiKeyRecord,
+  toEvent,
+  toMessage,
+  toWorkspace,
+  type ApiKeyRow,
+  type EventRow,
+  type MessageRow,
+  type WorkspaceRow,
+} from './sqlite-rows.js';
+
+export interface SqliteStoreOptions {
+  /** Path of the database file, or ':memory:'. */
+  filename: string;
+  /**
+   * `full` (default) fsyncs every commit, so an accepted message survives power loss;
+   * `normal` survives a crash of the process but not of the machine.
+   */
+  synchronous?: 'full' | 'normal';
+}
+
+const MESSAGE_COLUMNS = `id, workspace_id, content_id, batch_id, recipient, sender, status, stream, subject,
+  message_id_header, tags, metadata, attempts, due_at, expires_at, last_reply, bounce_class, created_at, updated_at`;
+
+function isUniqueError(error: unknown): error is Error & { code: string } {
+  return error instanceof Error && 'code' in error && String(error.code).startsWith('SQLITE_CONSTRAINT_UNIQUE');
+}
+
+export class SqliteStore implements Store {
+  readonly backend = 'sqlite' as const;
+  readonly #db: Database;
+  readonly #statements = new Map<string, Statement>();
+
+  constructor(options: SqliteStoreOptions) {
+    const config = Object.freeze({ ...options });
+    if (config.filename !== ':memory:') mkdirSync(dirname(config.filename), { recursive: true });
+    this.#db = new BetterSqlite3(config.filename);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma(`synchronous = ${config.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    this.#db.pragma('busy_timeout = 5000');
+    this.#db.pragma('foreign_keys = ON');
+  }
+
+  /** Prepares a statement once and reuses it. */
+  #sql(text: string): Statement {
+    let statement = this.#statements.get(text);
+    if (!statement) {
+      statement = this.#db.prepare(text);
+      this.#statements.set(text, statement);
+    }
+    return statement;
+  }
+
+  async migrate(): Promise<void> {
+    migrateSqlite(this.#db);
+  }
+
+  async ping(): Promise<void> {
+    this.#sql('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+  }
+
+  async createWorkspace(workspace: Workspace): Promise<void> {
+    try {
+      this.#sql('INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)').run(
+        workspace.id,
+        workspace.name,
+        workspace.createdAt,
+      );
+    } catch (error) {
+      if (isUniqueError(error)) throw new UniqueViolation('workspaces.name');
+      throw error;
+    }
+  }
+
+  async listWorkspaces(): Promise<Workspace[]> {
+    return (this.#sql('SELECT * FROM workspaces ORDER BY created_at, id').all() as WorkspaceRow[]).map(toWorkspace);
+  }
+
+  async findWorkspace(idOrName: string): Promise<Workspace | null> {
+    const row = this.#sql('SELECT * FROM workspaces WHERE id = ? OR name = ?').get(idOrName, idOrName) as
+      | WorkspaceRow
+      | undefined;
+    return row ? toWorkspace(row) : null;
+  }
+
+  async insertApiKey(key: ApiKeyRecord): Promise<void> {
+    this.#sql(
+      `INSERT INTO api_keys (id, workspace_id, name, scope, secret_hash, smtp_networks, created_at, revoked_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(key.id, key.workspaceId, key.name, key.scope, key.secretHash, JSON.stringify(key.smtpNetworks), key.createdAt, key.revokedAt);
+  }
+
+  async findApiKey(id: string): Promise<ApiKeyRecord | null> {
+    const row = this.#sql('SELECT * FROM api_keys WHERE id = ?').get(id) as ApiKeyRow | undefined;
+    return row ? toApiKeyRecord(row) : null;
+  }
+
+  async findApiKeyBySecretHash(secretHash: string): Promise<ApiKeyRecord | null> {
+    const row = this.#sql('SELECT * FROM api_keys WHERE secret_hash = ?').get(secretHash) as ApiKeyRow | undefined;
+    return row ? toApiKeyRecord(row) : null;
+  }
+
+  async listApiKeys(workspaceId?: string): Promise<ReturnType<typeof toApiKey>[]> {
+    const rows = (
+      workspaceId === undefined
+        ? this.#sql('SELECT * FROM api_keys ORDER BY created_at, id').all()
+        : this.#sql('SELECT * FROM api_keys WHERE workspace_id = ? ORDER BY created_at, id').all(workspaceId)
+    ) as ApiKeyRow[];
+    return rows.map(toApiKey);
+  }
+
+  async revokeApiKey(id: string, at: string): Promise<boolean> {
+    return this.#sql('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes === 1;
+  }
+
+  async listSmtpNetworkKeys(): Promise<ApiKeyRecord[]> {
+    const rows = this.#sql(
+      "SELECT * FROM api_keys WHERE revoked_at IS NULL AND smtp_networks <> '[]' ORDER BY created_at, id",
+    ).all() as ApiKeyRow[];
+    return rows.map(toApiKeyRecord);
+  }
+
+  #insertEvent(event: NewEvent): void {
+    this.#sql(
+      `INSERT INTO events (id, workspace_id, type, message_id, batch_id, recipient, data, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(event.id, event.workspaceId, event.type, event.messageId, event.batchId, event.recipient, JSON.stringify(event.data), event.createdAt);
+  }
+
+  #insertMessage(message: Message): void {
+    this.#sql(
+      `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES
+       (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      message.id, message.workspaceId, message.contentId, message.batchId, message.recipient, message.sender,
+      message.status, message.stream, message.subject, message.messageIdHeader, JSON.stringify(message.tags),
+      JSON.stringify(message.metadata), message.attempts, message.dueAt, message.expiresAt, message.lastReply,
+      message.bounceClass, message.createdAt, message.updatedAt,
+    );
+    for (const tag of message.tags) {
+      this.#sql('INSERT OR IGNORE INTO message_tags (message_id, workspace_id, tag) VALUES (?, ?, ?)').run(
+        message.id,
+        message.workspaceId,
+        tag,
+      );
+    }
+  }
+
+  async accept(submission: Submission): Promise<AcceptOutcome> {
+    const run = this.#db.transaction((): AcceptOutcome => {
+      const idem = submission.idempotency;
+      if (idem) {
+        const prior = this.#sql(
+          'SELECT request_hash, response, created_at FROM idempotency_keys WHERE workspace_id = ? AND key = ?',
+        ).get(submission.workspaceId, idem.key) as { request_hash: string; response: string; created_at: string } | undefined;
+        if (prior && prior.created_at >= idem.notBefore) {
+          if (prior.request_hash !== idem.requestHash) return { kind: 'conflict' };
+          return { kind: 'replayed', response: JSON.parse(prior.response) };
+        }
+        this.#sql(
+          `INSERT INTO idempotency_keys (workspace_id, key, request_hash, response, created_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (workspace_id, key) DO UPDATE SET request_hash = excluded.request_hash,
+             response = excluded.response, created_at = excluded.created_at`,
+        ).run(submission.workspaceId, idem.key, idem.requestHash, JSON.stringify(idem.response), submission.now);
+      }
+      this.#sql('INSERT INTO contents (id, workspace_id, body, created_at) VALUES (?, ?, ?, ?)').run(
+        submission.content.id,
+        submission.workspaceId,
+        JSON.stringify(submission.content.body),
+        submission.now,
+      );
+      for (const message of submission.messages) this.#insertMessage(message);
+      for (const event of submission.events) this.#insertEvent(event);
+      return { kind: 'accepted' };
+    });
+    return run.immediate();
+  }
+
+  async getMessage(workspaceId: string, id: string): Promise<Message | null> {
+    const row = this.#sql(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE workspace_id = ? AND id = ?`).get(workspaceId, id) as
+      | MessageRow
+      | undefined;
+    return row ? toMessage(row) : null;
+  }
+
+  async listMessages(workspaceId: string, filter: MessageFilter): Promise<Message[]> {
+    const where = ['m.workspace_id = @workspaceId'];
+    let from = 'messages m';
+    if (filter.tag !== undefined) {
+      from = 'message_tags t JOIN messages m ON m.id = t.message_id';
+      where.push('t.workspace_id = @workspaceId AND t.tag = @tag');
+    }
+    if (filter.status !== undefined) where.push('m.status = @status');
+    if (filter.recipient !== undefined) where.push('m.recipient = @recipient');
+    if (filter.since !== undefined) where.push('m.created_at >= @since');
+    if (filter.until !== undefined) where.push('m.created_at < @until');
+    if (filter.before !== undefined) where.push('m.id < @before');
+    const sql = `SELECT ${MESSAGE_COLUMNS.replace(/(\w+)/g, 'm.$1')} FROM ${from}
+      WHERE ${where.join(' AND ')} ORDER BY m.id DESC LIMIT @limit`;
+    const rows = this.#sql(sql).all({ workspaceId, ...filter }) as MessageRow[];
+    return rows.map(toMessage);
+  }
+
+  async listMessageEvents(workspaceId: string, messageId: string) {
+    const rows = this.#sql('SELECT * FROM events WHERE message_id = ? AND workspace_id = ? ORDER BY seq').all(
+      messageId,
+      workspaceId,
+    ) as EventRow[];
+    return rows.map(toEvent);
+  }
+
+  async claimDue(request: ClaimRequest): Promise<ClaimedMessage[]> {
+    const claim = this.#db.transaction((): ClaimedMessage[] => {
+      const expired = this.#sql(
+        "SELECT id FROM messages WHERE status = 'sending' AND lease_until < ? ORDER BY lease_until LIMIT ?",
+      ).pluck().all(request.now, request.limit) as string[];
+      const due = this.#sql(
+        "SELECT id FROM messages WHERE status IN ('queued', 'deferred') AND due_at <= ? ORDER BY due_at LIMIT ?",
+      ).pluck().all(request.now, request.limit - expired.length) as string[];
+      const ids = [...expired, ...due];
+      if (ids.length === 0) return [];
+      const rows = this.#sql(
+        `UPDATE messages SET status = 'sending', lease_owner = ?, lease_until = ?, updated_at = ?
+         WHERE id IN (SELECT value FROM json_each(?)) RETURNING ${MESSAGE_COLUMNS}`,
+      ).all(request.owner, request.leaseUntil, request.now, JSON.stringify(ids)) as MessageRow[];
+      const contentIds = [...new Set(rows.map((row) => row.content_id))];
+      const contents = new Map<string, Content>();
+      for (const content of this.#sql('SELECT id, body FROM contents WHERE id IN (SELECT value FROM json_each(?))').all(
+        JSON.stringify(contentIds),
+      ) as { id: string; body: string }[]) {
+        contents.set(content.id, JSON.parse(content.body) as Content);
+      }
+      return rows.map((row) => ({ ...toMessage(row), content: contents.get(row.content_id) as Content }));
+    });
+    return claim.immediate();
+  }
+
+  async recordAttempts(records: AttemptRecord[]): Promise<number> {
+    const record = this.#db.transaction((): number => {
+      let held = 0;
+      for (const r of records) {
+        const changes = this.#sql(
+          `UPDATE messages SET status = ?, attempts = ?, due_at = ?, last_reply = ?, bounce_class = ?,
+             lease_owner = NULL, lease_until = NULL, updated_at = ?
+           WHERE id = ? AND lease_owner = ? AND status = 'sending'`,
+        ).run(r.status, r.attempts, r.dueAt, r.lastReply, r.bounceClass, r.now, r.messageId, r.owner).changes;
+        if (changes !== 1) continue;
+        held += 1;
+        this.#insertEvent(r.event);
+        if (r.captured !== undefined) {
+          this.#sql('INSERT OR REPLACE INTO outbox (message_id, workspace_id, raw, captured_at) VALUES (?, ?, ?, ?)').run(
+            r.messageId,
+            r.event.workspaceId,
+            r.captured,
+            r.now,
+          );
+        }
+      }
+      return held;
+    });
+    return record.immediate();
+  }
+
+  async releaseLeases(owner: string, now: string): Promise<number> {
+    return this.#sql(
+      "UPDATE messages SET status = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE lease_owner = ? AND status = 'sending'",
+    ).run(now, owner).changes;
+  }
+
+  async nextDueAt(): Promise<string | null> {
+    const due = this.#sql("SELECT min(due_at) FROM messages WHERE status IN ('queued', 'deferred')").pluck().get() as
+      | string
+      | null;
+    const lease = this.#sql("SELECT min(lease_until) FROM messages WHERE status = 'sending'").pluck().get() as string | null;
+    if (due === null) return lease;
+    if (lease === null) return due;
+    return due < lease ? due : lease;
+  }
+
+  async listOutbox(workspaceId: string, options: { before?: string; limit: number }): Promise<OutboxEntry[]> {
+    const rows = this.#sql(
+      `SELECT o.message_id, m.recipient, m.subject, length(CAST(o.raw AS BLOB)) AS size, o.captured_at
+       FROM outbox o JOIN messages m ON m.id = o.message_id
+       WHERE o.workspace_id = @workspaceId AND (@before IS NULL OR o.message_id < @before)
+       ORDER BY o.message_id DESC LIMIT @limit`,
+    ).all({ workspaceId, before: options.before ?? null, limit: options.limit }) as {
+      message_id: string;
+      recipient: string;
+      subject: string;
+      size: number;
+      captured_at: string;
+    }[];
+    return rows.map((row) => ({
+      messageId: row.message_id,
+      recipient: row.recipient,
+      subject: row.subject,
+      size: row.size,
+      capturedAt: row.captured_at,
+    }));
+  }
+
+  async getOutboxRaw(workspaceId: string, messageId: string): Promise<string | null> {
+    const raw = this.#sql('SELECT raw FROM outbox WHERE workspace_id = ? AND message_id = ?').pluck().get(workspaceId, messageId) as
+      | string
+      | undefined;
+    return raw ?? null;
+  }
+
+  async pruneIdempotency(before: string): Promise<number> {
+    return this.#sql('DELETE FROM idempotency_keys WHERE created_at < ?').run(before).changes;
+  }
+}

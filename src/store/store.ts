@@ -1,0 +1,148 @@
+/**
+ * The Store port: everything Herald keeps, behind one interface with an adapter per backend
+ * (`sqlite/`, `postgres/`, each with the same file set). Services are the only callers.
+ *
+ * Each method is one unit of work and, where it writes, one transaction: an acceptance commits
+ * its content, messages, events and idempotency record together or not at all; a chunk of
+ * delivery outcomes is recorded in one transaction. Adapters never decide policy.
+ */
+import type { ApiKey, Content, Message, MessageEvent, Workspace } from '../core/types.js';
+import type { MessageStatus } from '../core/message-state.js';
+
+/** Thrown by adapters when a unique constraint fails; services turn it into `conflict`. */
+export class UniqueViolation extends Error {
+  constructor(readonly constraint: string) {
+    super(`unique constraint failed: ${constraint}`);
+    this.name = 'UniqueViolation';
+  }
+}
+
+export interface ApiKeyRecord extends ApiKey {
+  secretHash: string;
+}
+
+/** An event to append, in the same transaction as the change it reports. */
+export interface NewEvent {
+  id: string;
+  workspaceId: string;
+  type: string;
+  messageId: string | null;
+  batchId: string | null;
+  recipient: string | null;
+  data: Record<string, unknown>;
+  createdAt: string;
+}
+
+export interface StoredResponse {
+  status: number;
+  body: unknown;
+}
+
+/** One intake: shared content, a message per recipient, their events, an optional idempotency key. */
+export interface Submission {
+  workspaceId: string;
+  content: { id: string; body: Content };
+  messages: Message[];
+  events: NewEvent[];
+  idempotency?: {
+    key: string;
+    requestHash: string;
+    /** The response to store and to replay for a repeat within the retention window. */
+    response: StoredResponse;
+    /** Records older than this are ignored and replaced. */
+    notBefore: string;
+  };
+  now: string;
+}
+
+export type AcceptOutcome =
+  | { kind: 'accepted' }
+  | { kind: 'replayed'; response: StoredResponse }
+  | { kind: 'conflict' };
+
+export interface MessageFilter {
+  status?: MessageStatus;
+  recipient?: string;
+  tag?: string;
+  since?: string;
+  until?: string;
+  /** Continue after this message id (ids sort by creation time); newest first. */
+  before?: string;
+  limit: number;
+}
+
+export interface ClaimRequest {
+  now: string;
+  limit: number;
+  owner: string;
+  leaseUntil: string;
+}
+
+export interface ClaimedMessage extends Message {
+  content: Content;
+}
+
+/** One delivery attempt's result, applied only while `owner` still holds the message's lease. */
+export interface AttemptRecord {
+  messageId: string;
+  owner: string;
+  status: MessageStatus;
+  attempts: number;
+  dueAt: string;
+  lastReply: string | null;
+  bounceClass: 'hard' | 'soft' | null;
+  /** Raw MIME to keep in the outbox (capture transport). */
+  captured?: string;
+  event: NewEvent;
+  now: string;
+}
+
+export interface OutboxEntry {
+  messageId: string;
+  recipient: string;
+  subject: string;
+  size: number;
+  capturedAt: string;
+}
+
+export interface Store {
+  readonly backend: 'sqlite' | 'postgres';
+  /** Applies pending migrations under a lock, so that many processes may start at once. */
+  migrate(): Promise<void>;
+  /** Resolves when the store answers; rejects when it does not. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  createWorkspace(workspace: Workspace): Promise<void>;
+  listWorkspaces(): Promise<Workspace[]>;
+  findWorkspace(idOrName: string): Promise<Workspace | null>;
+
+  insertApiKey(key: ApiKeyRecord): Promise<void>;
+  findApiKey(id: string): Promise<ApiKeyRecord | null>;
+  findApiKeyBySecretHash(secretHash: string): Promise<ApiKeyRecord | null>;
+  listApiKeys(workspaceId?: string): Promise<ApiKey[]>;
+  /** Marks the key revoked; false when there is no such unrevoked key. */
+  revokeApiKey(id: string, at: string): Promise<boolean>;
+  /** Unrevoked keys that name SMTP source networks. */
+  listSmtpNetworkKeys(): Promise<ApiKeyRecord[]>;
+
+  accept(submission: Submission): Promise<AcceptOutcome>;
+  getMessage(workspaceId: string, id: string): Promise<Message | null>;
+  listMessages(workspaceId: string, filter: MessageFilter): Promise<Message[]>;
+  listMessageEvents(workspaceId: string, messageId: string): Promise<MessageEvent[]>;
+
+  /** Takes up to `limit` due messages (queued/deferred and due, or sending with an expired lease). */
+  claimDue(request: ClaimRequest): Promise<ClaimedMessage[]>;
+  /** Records a chunk of attempt results in one transaction; returns how many still held their lease. */
+  recordAttempts(records: AttemptRecord[]): Promise<number>;
+  /** Returns the owner's leased messages to the queue (graceful shutdown). */
+  releaseLeases(owner: string, now: string): Promise<number>;
+  /** The earliest due time among claimable messages, for the engine's sleep. */
+  nextDueAt(): Promise<string | null>;
+
+  listOutbox(workspaceId: string, options: { before?: string; limit: number }): Promise<OutboxEntry[]>;
+  getOutboxRaw(workspaceId: string, messageId: string): Promise<string | null>;
+
+  /** Deletes idempotency records created before `before`. */
+  pruneIdempotency(before: string): Promise<number>;
+}

@@ -1,0 +1,84 @@
+/**
+ * Template lint, run when a template is saved and when a batch is submitted. Errors stop the
+ * save (a template that does not compile); warnings are returned beside the saved template:
+ * links that are not absolute http(s) URLs, and a missing text part (with a generated one
+ * offered). Also reports the variables each part uses.
+ */
+import Handlebars from 'handlebars';
+import { htmlToText } from './html-to-text.js';
+import { variablesOf } from './variables.js';
+
+export interface TemplateParts {
+  subject: string;
+  html?: string | undefined;
+  text?: string | undefined;
+}
+
+export interface LintIssue {
+  field: 'subject' | 'html' | 'text';
+  line?: number;
+  message: string;
+}
+
+export interface LintReport {
+  errors: LintIssue[];
+  warnings: LintIssue[];
+  /** Root variables any part uses, sorted. */
+  variables: string[];
+  /** Offered when there is html but no text: a plain-text part generated from the html. */
+  suggestedText?: string;
+}
+
+const LINK = /\b(href|src)\s*=\s*(["'])(.*?)\2/gi;
+const ALLOWED_SCHEMES = /^(https?:\/\/[^\s/]+|mailto:|tel:|cid:|#)/i;
+
+function lineOf(source: string, index: number): number {
+  return source.slice(0, index).split('\n').length;
+}
+
+function compileError(field: LintIssue['field'], source: string): LintIssue | null {
+  try {
+    Handlebars.precompile(source);
+    return null;
+  } catch (error) {
+    const message = (error as Error).message.replace(/\s+/g, ' ').trim();
+    const line = /line (\d+)/.exec(message)?.[1] ?? / - (\d+):\d+/.exec(message)?.[1];
+    return line === undefined ? { field, message } : { field, line: Number(line), message };
+  }
+}
+
+export function lintTemplate(parts: TemplateParts): LintReport {
+  const errors: LintIssue[] = [];
+  const warnings: LintIssue[] = [];
+  const variables = new Set<string>();
+  const sources: [LintIssue['field'], string | undefined][] = [
+    ['subject', parts.subject],
+    ['html', parts.html],
+    ['text', parts.text],
+  ];
+  for (const [field, source] of sources) {
+    if (source === undefined) continue;
+    const error = compileError(field, source);
+    if (error) {
+      errors.push(error);
+      continue;
+    }
+    for (const name of variablesOf(source)) variables.add(name);
+  }
+  if (parts.html !== undefined) {
+    for (const match of parts.html.matchAll(LINK)) {
+      const url = (match[3] ?? '').trim();
+      if (url.includes('{{')) continue; // a link built from variables is checked when rendered
+      if (!ALLOWED_SCHEMES.test(url)) {
+        warnings.push({ field: 'html', line: lineOf(parts.html, match.index ?? 0), message: `${match[1]}="${url}" is not an absolute http(s) URL` });
+      }
+    }
+  }
+  if (!parts.html && !parts.text) errors.push({ field: 'html', message: 'a template needs an html or a text part' });
+  const report: LintReport = { errors, warnings, variables: [...variables].sort() };
+  if (parts.html && !parts.text && errors.length === 0) {
+    warnings.push({ field: 'text', message: 'no text part: many spam filters penalise html-only mail; suggested_text has one generated from the html' });
+    report.suggestedText = htmlToText(parts.html);
+  }
+  return report;
+}

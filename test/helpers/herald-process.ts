@@ -1,0 +1,66 @@
+/**
+ * Runs `herald serve` as a real child process, parses its start-up banner (API URL, SMTP port,
+ * first-start key) and stops it with a signal. Used by tests that need a whole process: the
+ * quickstart, kill -9 durability and graceful shutdown.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface HeraldProcess {
+  child: ChildProcess;
+  apiUrl: string;
+  smtpPort: number;
+  keyId: string | null;
+  secret: string | null;
+  output: () => string;
+  /** Resolves with the exit code (or the signal name) when the process ends. */
+  exited: Promise<number | string>;
+}
+
+export interface StartOptions {
+  command?: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+}
+
+export function startHerald(options: StartOptions): Promise<HeraldProcess> {
+  const child = spawn(options.command ?? process.execPath, options.args, {
+    cwd: REPO_ROOT,
+    env: { ...process.env, HERALD_LOG_LEVEL: 'warn', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  return new Promise((resolve, reject) => {
+    const deadline = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`herald did not start in time:\n${out}`));
+    }, options.timeoutMs ?? 60_000);
+    const check = () => {
+      const api = /API\s+(http:\/\/\S+)/.exec(out);
+      const smtp = /SMTP\s+\S+:(\d+)/.exec(out);
+      if (!api || !smtp || !/Delivery|Store/.test(out)) return;
+      clearTimeout(deadline);
+      child.stdout?.off('data', check);
+      resolve({
+        child,
+        apiUrl: api[1] ?? '',
+        smtpPort: Number(smtp[1]),
+        keyId: /Key id:\s+(\S+)/.exec(out)?.[1] ?? null,
+        secret: /Key secret:\s+(\S+)/.exec(out)?.[1] ?? null,
+        output: () => out,
+        exited,
+      });
+    };
+    child.stdout?.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(deadline);
+      reject(new Error(`herald exited (${code}) before it was ready:\n${out}`));
+    });
+  });
+}
