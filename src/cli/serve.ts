@@ -27,7 +27,7 @@ function redactRelay(url: string): string {
 }
 
 function banner(lines: { api?: string; smtp?: string; store: string; delivery?: string; admin: CreatedKey | null }): string {
-  const out = [`Herald ${API_VERSION} is running`];
+  const out = [`Herald ${API_VERSION} is running (pid ${process.pid})`];
   if (lines.api) out.push(`  API       ${lines.api}`, `  Docs      ${lines.api}/docs   (OpenAPI: ${lines.api}/openapi.json)`);
   if (lines.smtp) out.push(`  SMTP      ${lines.smtp}`);
   out.push(`  Store     ${lines.store}`);
@@ -58,7 +58,7 @@ export function registerServe(program: Command): void {
       if (delivery) {
         engine = new Engine({
           store: deps.store,
-          transport: createTransport({ relay: config.relay }, logger),
+          transport: createTransport({ relay: config.relay, relayConnections: config.relayConnections, relayVerifyTls: config.relayVerifyTls }),
           clock: deps.clock,
           ids: deps.ids,
           retry: deps.retry,
@@ -94,6 +94,7 @@ export function registerServe(program: Command): void {
           maxSize: config.smtpMaxSize,
           maxRecipients: config.smtpMaxRecipients,
           tls,
+          allowInsecureAuth: config.smtpAllowInsecureAuth,
           logger: logger.child({ component: 'smtp' }),
         });
         await app.listen({ host: config.host, port: config.httpPort });

@@ -45,6 +45,9 @@ export interface HeraldConfig {
   deliveryConcurrency: number;
   pollInterval: number;
   shutdownTimeout: number;
+  relayConnections: number;
+  relayVerifyTls: boolean;
+  smtpAllowInsecureAuth: boolean;
 }
 
 export const SETTINGS: readonly Setting[] = [
@@ -68,8 +71,11 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'tlsKey', flag: '--tls-key <file>', env: 'HERALD_TLS_KEY', kind: 'string', default: undefined, description: 'PEM private key for --tls-cert' },
   { key: 'rateLimit', flag: '--rate-limit <n>', env: 'HERALD_RATE_LIMIT', kind: 'int', default: 1000, min: 0, description: 'API requests per second per key (0: unlimited); bursts of twice that' },
   { key: 'leaseSeconds', flag: '--lease-seconds <seconds>', env: 'HERALD_LEASE_SECONDS', kind: 'seconds', default: 60, min: 1, description: 'how long a worker owns claimed messages before another may take them' },
-  { key: 'claimChunk', flag: '--claim-chunk <n>', env: 'HERALD_CLAIM_CHUNK', kind: 'int', default: 200, min: 1, description: 'messages claimed per engine round' },
-  { key: 'deliveryConcurrency', flag: '--delivery-concurrency <n>', env: 'HERALD_DELIVERY_CONCURRENCY', kind: 'int', default: 16, min: 1, description: 'deliveries in flight at once per worker' },
+  { key: 'claimChunk', flag: '--claim-chunk <n>', env: 'HERALD_CLAIM_CHUNK', kind: 'int', default: 500, min: 1, description: 'messages claimed (and outcomes recorded) per store transaction' },
+  { key: 'deliveryConcurrency', flag: '--delivery-concurrency <n>', env: 'HERALD_DELIVERY_CONCURRENCY', kind: 'int', default: 128, min: 1, description: 'deliveries in flight at once per worker (pipelined over the relay connections)' },
+  { key: 'relayConnections', flag: '--relay-connections <n>', env: 'HERALD_RELAY_CONNECTIONS', kind: 'int', default: 4, min: 1, description: 'open connections to the smart host' },
+  { key: 'relayVerifyTls', flag: '--relay-verify-tls <bool>', env: 'HERALD_RELAY_VERIFY_TLS', kind: 'bool', default: true, description: "verify the smart host's TLS certificate" },
+  { key: 'smtpAllowInsecureAuth', flag: '--smtp-allow-insecure-auth <bool>', env: 'HERALD_SMTP_ALLOW_INSECURE_AUTH', kind: 'bool', default: false, description: 'offer SMTP AUTH before STARTTLS (trusted networks only)' },
   { key: 'pollInterval', flag: '--poll-interval <seconds>', env: 'HERALD_POLL_INTERVAL', kind: 'seconds', default: 1, min: 0.01, description: 'how often an idle worker looks for due messages' },
   { key: 'shutdownTimeout', flag: '--shutdown-timeout <seconds>', env: 'HERALD_SHUTDOWN_TIMEOUT', kind: 'seconds', default: 30, min: 0, description: 'how long SIGTERM waits for in-flight work' },
 ];

@@ -54,7 +54,13 @@ export type Content =
       headers: Record<string, string>;
       attachments: Attachment[];
     }
-  | { kind: 'raw'; mailFrom: string; raw: string };
+  | {
+      kind: 'raw';
+      mailFrom: string;
+      /** The message as received; base64 when it was not valid UTF-8, so no byte is lost. */
+      raw: string;
+      encoding?: 'utf8' | 'base64';
+    };
 
 export interface Message {
   id: string;

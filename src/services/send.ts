@@ -4,8 +4,10 @@
  * with their `message.accepted` events (and the idempotency record, if any) in one transaction.
  * When this returns, the mail is on disk.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { HeraldError } from '../core/errors.js';
+import { decodeEncodedWords } from '../mime/decode-words.js';
 import type { Content, Message, Stream } from '../core/types.js';
 import type { NewEvent, Submission } from '../store/store.js';
 import type { Principal, ServiceDeps } from './deps.js';
@@ -174,7 +176,7 @@ export interface RawSubmission {
   mailFrom: string;
   recipients: string[];
   /** The message as received, headers and body, CRLF line endings. */
-  raw: string;
+  raw: Buffer;
 }
 
 const HEADER_END = /\r?\n\r?\n/;
@@ -188,13 +190,15 @@ function headerValue(head: string, name: string): string | undefined {
 /**
  * Accepts a message relayed over SMTP: delivered as it came to each envelope recipient. A missing
  * Message-ID or Date header is added once, so that retries and every recipient's copy agree.
+ * Bytes that are not UTF-8 (8-bit legacy charsets) are kept as base64, so none is altered.
  */
 export async function acceptRaw(deps: ServiceDeps, principal: Principal, input: RawSubmission): Promise<SendResult> {
   requireScope(principal, 'send');
   const now = deps.clock.now();
-  const split = HEADER_END.exec(input.raw);
-  const head = split ? input.raw.slice(0, split.index) : input.raw;
-  let raw = input.raw;
+  // latin1 maps bytes one to one, so header offsets found in it are byte offsets.
+  const text = input.raw.toString('latin1');
+  const split = HEADER_END.exec(text);
+  const head = split ? text.slice(0, split.index) : text;
   const added: string[] = [];
   let messageIdHeader = headerValue(head, 'Message-ID');
   if (messageIdHeader === undefined) {
@@ -202,8 +206,10 @@ export async function acceptRaw(deps: ServiceDeps, principal: Principal, input: 
     added.push(`Message-ID: ${messageIdHeader}`);
   }
   if (headerValue(head, 'Date') === undefined) added.push(`Date: ${now.toUTCString().replace('GMT', '+0000')}`);
-  if (added.length > 0) raw = `${added.join('\r\n')}\r\n${raw}`;
-  const subject = headerValue(head, 'Subject') ?? '';
+  const bytes = added.length > 0 ? Buffer.concat([Buffer.from(`${added.join('\r\n')}\r\n`), input.raw]) : input.raw;
+  const utf8 = isUtf8(bytes);
+  const subjectRaw = headerValue(head, 'Subject') ?? '';
+  const subject = decodeEncodedWords(utf8 ? Buffer.from(subjectRaw, 'latin1').toString('utf8') : subjectRaw);
   const drafts = [...new Set(input.recipients)].map((recipient) => ({
     recipient,
     sender: input.mailFrom,
@@ -214,6 +220,9 @@ export async function acceptRaw(deps: ServiceDeps, principal: Principal, input: 
     dueAt: now,
     messageIdHeader,
   }));
-  const built = buildSubmission(deps, principal, { kind: 'raw', mailFrom: input.mailFrom, raw }, drafts, now);
+  const content: Content = utf8
+    ? { kind: 'raw', mailFrom: input.mailFrom, raw: bytes.toString('utf8'), encoding: 'utf8' }
+    : { kind: 'raw', mailFrom: input.mailFrom, raw: bytes.toString('base64'), encoding: 'base64' };
+  const built = buildSubmission(deps, principal, content, drafts, now);
   return commit(deps, built, undefined, now);
 }

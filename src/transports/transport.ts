@@ -11,8 +11,8 @@ export interface OutgoingMessage {
   sender: string;
   /** RCPT TO. */
   recipient: string;
-  /** The complete RFC 5322 message, CRLF line endings. */
-  raw: string;
+  /** The complete RFC 5322 message, CRLF line endings, not dot-stuffed. */
+  raw: string | Buffer;
 }
 
 /**
@@ -27,9 +27,18 @@ export interface TransportResult {
   captured?: string;
 }
 
+/** What a transport reports about itself for the operations endpoints. */
+export interface TransportStats {
+  connections: number;
+  queued: number;
+  inFlight: number;
+}
+
 export interface Transport {
   readonly name: string;
+  /** Never rejects: every failure is a result (code 0 when there was no reply at all). */
   send(message: OutgoingMessage): Promise<TransportResult>;
+  stats(): TransportStats;
   /** Closes pooled connections; in-flight sends finish first. */
   close(): Promise<void>;
 }

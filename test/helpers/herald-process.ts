@@ -12,6 +12,8 @@ export interface HeraldProcess {
   child: ChildProcess;
   apiUrl: string;
   smtpPort: number;
+  /** The herald process itself (under `npm start`, npm's child). */
+  pid: number;
   keyId: string | null;
   secret: string | null;
   output: () => string;
@@ -51,6 +53,7 @@ export function startHerald(options: StartOptions): Promise<HeraldProcess> {
         child,
         apiUrl: api[1] ?? '',
         smtpPort: Number(smtp[1]),
+        pid: Number(/is running \(pid (\d+)\)/.exec(out)?.[1] ?? child.pid),
         keyId: /Key id:\s+(\S+)/.exec(out)?.[1] ?? null,
         secret: /Key secret:\s+(\S+)/.exec(out)?.[1] ?? null,
         output: () => out,

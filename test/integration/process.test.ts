@@ -9,6 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startHerald, REPO_ROOT, type HeraldProcess } from '../helpers/herald-process.js';
 import { backends, tempDir } from '../helpers/harness.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import { waitFor } from '../helpers/wait.js';
 
 const BIN = `${REPO_ROOT}bin/herald.js`;
 const run = promisify(execFile);
@@ -22,19 +23,15 @@ afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 function stopOnExit(herald: HeraldProcess): void {
   cleanups.push(() => {
     if (herald.child.exitCode === null) herald.child.kill('SIGKILL');
+    // Under `npm start`, Herald is npm's child: make sure it does not outlive a failed test.
+    try {
+      if (herald.pid !== herald.child.pid) process.kill(herald.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
   });
 }
 
@@ -74,7 +71,7 @@ describe.runIf(onSqlite)('the README quickstart', () => {
       }),
     });
     expect(res.status).toBe(200);
-    expect((await res.json()).RetCode).toBe(0);
+    expect(((await res.json()) as { RetCode: number }).RetCode).toBe(0);
     const auth = { Authorization: `Bearer ${first.secret}` };
     const outbox = await waitFor('two captured messages', async () => {
       const list = (await (await fetch(`${first.apiUrl}/v1/outbox`, { headers: auth })).json()) as { data: { message_id: string; to: string }[] };
@@ -99,7 +96,9 @@ describe.runIf(onSqlite)('the README quickstart', () => {
     await herald(['keys', 'revoke', created.id], env);
     expect((await sendWith(created.secret)).status).toBe(401);
 
-    first.child.kill('SIGTERM');
+    // SIGTERM to Herald itself (npm's child): a graceful stop, and npm then exits with its code.
+    expect(first.pid).not.toBe(first.child.pid);
+    process.kill(first.pid, 'SIGTERM');
     expect(await first.exited).toBe(0);
 
     const second = await startHerald({ args: [BIN, 'serve'], env });

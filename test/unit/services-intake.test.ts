@@ -62,7 +62,7 @@ for (const backend of backends()) {
       const result = await acceptRaw(ctx.deps, ctx.admin, {
         mailFrom: 'app@example.com',
         recipients: ['x@example.org', 'y@example.org'],
-        raw: 'From: app@example.com\r\nSubject: Relayed\r\n\r\nBody\r\n',
+        raw: Buffer.from('From: app@example.com\r\nSubject: Relayed\r\n\r\nBody\r\n'),
       });
       const first = await getMessage(ctx.deps, ctx.admin, result.messages[0]!.id);
       const second = await getMessage(ctx.deps, ctx.admin, result.messages[1]!.id);

@@ -255,13 +255,14 @@ export class PostgresStore implements Store {
   async claimDue(request: ClaimRequest): Promise<ClaimedMessage[]> {
     return this.#transaction(async (client) => {
       const { rows } = await client.query<MessageRow>(
-        `WITH candidates AS (
-           (SELECT id FROM messages WHERE status = 'sending' AND lease_until < $1
-            ORDER BY lease_until LIMIT $2 FOR UPDATE SKIP LOCKED)
-           UNION ALL
-           (SELECT id FROM messages WHERE status IN ('queued', 'deferred') AND due_at <= $1
-            ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-         ), chosen AS (SELECT id FROM candidates LIMIT $2)
+        // Locking clauses are not allowed on a UNION, so each source locks in its own CTE.
+        `WITH expired AS (
+           SELECT id FROM messages WHERE status = 'sending' AND lease_until < $1
+           ORDER BY lease_until LIMIT $2 FOR UPDATE SKIP LOCKED
+         ), due AS (
+           SELECT id FROM messages WHERE status IN ('queued', 'deferred') AND due_at <= $1
+           ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED
+         ), chosen AS (SELECT id FROM expired UNION ALL SELECT id FROM due LIMIT $2)
          UPDATE messages m SET status = 'sending', lease_owner = $3, lease_until = $4, updated_at = $1
          FROM chosen WHERE m.id = chosen.id
          RETURNING ${MESSAGE_COLUMNS.split(',').map((c) => `m.${c.trim()}`).join(', ')}`,

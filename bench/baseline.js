@@ -1,0 +1,27 @@
+// The baseline every delivery row is compared with: the script Herald replaces, a nodemailer
+// pool sending the same personalised messages straight to the same sink.
+import nodemailer from 'nodemailer';
+
+export async function nodemailerPool({ port, messages, connections, deadlineMs }) {
+  const transport = nodemailer.createTransport({ pool: true, host: '127.0.0.1', port, maxConnections: connections, maxMessages: Infinity, ignoreTLS: true });
+  const started = performance.now();
+  let sent = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < messages && performance.now() - started < deadlineMs) {
+      const i = next++;
+      await transport.sendMail({
+        from: 'Shop <shop@example.com>',
+        to: `user${i}@example.org`,
+        subject: `Your order #${i} has shipped`,
+        text: `Hello customer ${i},\nyour order is on its way.\n`,
+        html: `<p>Hello customer <b>${i}</b>,</p><p>your order is on its way.</p>`,
+      });
+      sent += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: connections * 4 }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  transport.close();
+  return { sent, seconds, rate: sent / seconds };
+}

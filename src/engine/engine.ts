@@ -1,0 +1,211 @@
+/**
+ * The delivery engine of one worker process: claims due messages from the store in chunks under a
+ * lease, builds each message's bytes, hands them to the transport with a bounded number in flight,
+ * and records every outcome (in chunked transactions) with its event.
+ *
+ * ```
+ *   idle ──wake / poll / due time──> claiming ──chunk──> local queue ──> in flight (≤ concurrency)
+ *     ^                                 │ (empty)                          │ result
+ *     └─────────────────────────────────┘                                  v
+ *                                                              outcome writer (one tx per chunk)
+ * ```
+ * Claiming refills the local queue while it is less than half full, so the transport never waits
+ * for the store. Memory is bounded by the claim chunk and the concurrency, never by the size of
+ * the queue in the store. A message whose process dies is claimed again when its lease expires.
+ */
+import type { IdSource } from '../core/ids.js';
+import type { RetryPolicy } from '../core/retry-policy.js';
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
+import type { ClaimedMessage, Store } from '../store/store.js';
+import type { Transport } from '../transports/transport.js';
+import { outcomeOfAttempt, outcomeOfExpiry, outcomeOfFailure, type OutcomeContext } from './attempt-outcome.js';
+import { MessageBuilder } from './message-builder.js';
+import { OutcomeWriter } from './outcome-writer.js';
+
+export interface EngineOptions {
+  store: Store;
+  transport: Transport;
+  clock: Clock;
+  ids: IdSource;
+  retry: RetryPolicy;
+  logger: Logger;
+  /** This worker's lease owner name: unique per process. */
+  owner: string;
+  leaseSeconds: number;
+  claimChunk: number;
+  /** Deliveries in flight at once. */
+  concurrency: number;
+  pollIntervalSeconds: number;
+  random?: () => number;
+}
+
+export interface EngineStats {
+  queued: number;
+  inFlight: number;
+  delivered: number;
+  unrecorded: number;
+}
+
+export class Engine {
+  readonly #o: Readonly<EngineOptions>;
+  readonly #builder = new MessageBuilder();
+  readonly #writer: OutcomeWriter;
+  readonly #queue: ClaimedMessage[] = [];
+  #inFlight = 0;
+  #attempted = 0;
+  #running = false;
+  #loop: Promise<void> | null = null;
+  #wakeUp: (() => void) | null = null;
+  #woken = false;
+  #drained: (() => void) | null = null;
+
+  constructor(options: EngineOptions) {
+    this.#o = Object.freeze({ ...options });
+    this.#writer = new OutcomeWriter(options.store, options.logger, { chunk: options.claimChunk, maxDelayMs: 20 });
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#loop = this.#run().catch((error: unknown) => this.#o.logger.fatal({ err: error }, 'delivery loop stopped'));
+  }
+
+  /** New work was committed: look now instead of at the next poll. */
+  wake(): void {
+    this.#woken = true;
+    this.#wakeUp?.();
+  }
+
+  stats(): EngineStats {
+    return { queued: this.#queue.length, inFlight: this.#inFlight, delivered: this.#attempted, unrecorded: this.#writer.pending };
+  }
+
+  #context(now: Date): OutcomeContext {
+    return { ids: this.#o.ids, retry: this.#o.retry, owner: this.#o.owner, now, random: this.#o.random ?? Math.random };
+  }
+
+  async #sleep(ms: number): Promise<void> {
+    if (this.#woken) {
+      this.#woken = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#wakeUp = null;
+    this.#woken = false;
+  }
+
+  async #claim(limit: number): Promise<number> {
+    const now = this.#o.clock.now();
+    const claimed = await this.#o.store.claimDue({
+      now: now.toISOString(),
+      limit,
+      owner: this.#o.owner,
+      leaseUntil: new Date(now.getTime() + this.#o.leaseSeconds * 1000).toISOString(),
+    });
+    this.#queue.push(...claimed);
+    return claimed.length;
+  }
+
+  async #run(): Promise<void> {
+    const pollMs = this.#o.pollIntervalSeconds * 1000;
+    while (this.#running) {
+      this.#pump();
+      if (this.#queue.length >= this.#o.claimChunk / 2) {
+        await this.#sleep(pollMs);
+        continue;
+      }
+      let claimed = 0;
+      try {
+        claimed = await this.#claim(this.#o.claimChunk - this.#queue.length);
+      } catch (error) {
+        this.#o.logger.error({ err: error }, 'claiming due messages failed; retrying');
+        await this.#sleep(Math.max(pollMs, 1000));
+        continue;
+      }
+      this.#pump();
+      if (claimed > 0) continue;
+      await this.#sleep(await this.#idleDelay(pollMs));
+    }
+  }
+
+  /** How long an idle worker sleeps: until the next due message, at most one poll interval. */
+  async #idleDelay(pollMs: number): Promise<number> {
+    if (this.#inFlight > 0) return pollMs;
+    try {
+      const next = await this.#o.store.nextDueAt();
+      if (next === null) return pollMs;
+      return Math.max(5, Math.min(pollMs, new Date(next).getTime() - this.#o.clock.now().getTime()));
+    } catch {
+      return pollMs;
+    }
+  }
+
+  /** Starts deliveries from the local queue up to the concurrency limit. */
+  #pump(): void {
+    while (this.#inFlight < this.#o.concurrency && this.#queue.length > 0) {
+      const message = this.#queue.shift() as ClaimedMessage;
+      this.#inFlight += 1;
+      void this.#deliver(message).finally(() => {
+        this.#inFlight -= 1;
+        if (this.#inFlight === 0) this.#drained?.();
+        if (this.#running) {
+          this.#pump();
+          // Refill before the queue runs dry, so the transport is never idle waiting for a claim.
+          if (this.#queue.length < this.#o.claimChunk / 2) this.wake();
+        }
+      });
+    }
+  }
+
+  async #deliver(message: ClaimedMessage): Promise<void> {
+    const now = this.#o.clock.now();
+    if (now.getTime() >= new Date(message.expiresAt).getTime()) {
+      this.#writer.add(outcomeOfExpiry(this.#context(now), message));
+      return;
+    }
+    let outgoing;
+    try {
+      outgoing = await this.#builder.build(message, now);
+    } catch (error) {
+      this.#o.logger.warn({ err: error, messageId: message.id }, 'message could not be composed');
+      this.#writer.add(outcomeOfFailure(this.#context(now), message, `composition failed: ${(error as Error).message}`));
+      return;
+    }
+    const result = await this.#o.transport.send(outgoing);
+    this.#attempted += 1;
+    this.#writer.add(outcomeOfAttempt(this.#context(this.#o.clock.now()), message, this.#o.transport.name, result));
+  }
+
+  /**
+   * Stops claiming, lets deliveries in flight finish (up to `timeoutMs`), records their outcomes,
+   * returns every message this worker still holds to the queue, and closes the transport.
+   */
+  async stop(timeoutMs: number): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#wakeUp?.();
+    await this.#loop;
+    // Messages claimed but not started go straight back; in-flight ones get `timeoutMs` to finish.
+    this.#queue.length = 0;
+    if (this.#inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        this.#drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    await this.#writer.close();
+    const released = await this.#o.store.releaseLeases(this.#o.owner, this.#o.clock.now().toISOString());
+    if (released > 0) this.#o.logger.info({ released }, 'returned leased messages to the queue');
+    await this.#o.transport.close();
+  }
+}

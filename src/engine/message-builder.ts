@@ -1,0 +1,60 @@
+/**
+ * Builds the bytes that leave for one claimed message. Structured content goes through the fast
+ * composer, whose per-content skeleton is prepared once and kept in a small LRU cache (a chunk of
+ * a batch shares one content, so it is composed from the same skeleton); content with
+ * attachments goes through the library composer; raw content relayed over SMTP leaves as it came.
+ */
+import type { Content } from '../core/types.js';
+import { MessageComposer } from '../mime/composer.js';
+import { composeWithAttachments } from '../mime/library-composer.js';
+import type { ClaimedMessage } from '../store/store.js';
+import type { OutgoingMessage } from '../transports/transport.js';
+
+type StructuredContent = Extract<Content, { kind: 'structured' }>;
+
+export class MessageBuilder {
+  readonly #composers = new Map<string, MessageComposer>();
+  readonly #capacity: number;
+
+  constructor(options: { cacheSize?: number } = {}) {
+    this.#capacity = options.cacheSize ?? 256;
+  }
+
+  #composerFor(contentId: string, content: StructuredContent): MessageComposer {
+    let composer = this.#composers.get(contentId);
+    if (composer) {
+      // Refresh recency: Map iteration order is insertion order.
+      this.#composers.delete(contentId);
+    } else {
+      composer = new MessageComposer({ from: content.from, cc: content.cc, replyTo: content.replyTo, headers: content.headers });
+      if (this.#composers.size >= this.#capacity) {
+        const oldest = this.#composers.keys().next();
+        if (!oldest.done) this.#composers.delete(oldest.value);
+      }
+    }
+    this.#composers.set(contentId, composer);
+    return composer;
+  }
+
+  /** The message as it will be handed to the transport. Throws when the content cannot be composed. */
+  async build(message: ClaimedMessage, now: Date): Promise<OutgoingMessage> {
+    const content = message.content;
+    const out = { id: message.id, sender: message.sender, recipient: message.recipient };
+    if (content.kind === 'raw') {
+      return { ...out, raw: content.encoding === 'base64' ? Buffer.from(content.raw, 'base64') : content.raw };
+    }
+    const parts = {
+      to: content.to.length > 0 ? content.to : [{ email: message.recipient }],
+      subject: content.subject,
+      messageId: message.messageIdHeader,
+      date: now,
+      ...(content.html !== undefined ? { html: content.html } : {}),
+      ...(content.text !== undefined ? { text: content.text } : {}),
+    };
+    if (content.attachments.length > 0) {
+      const shared = { from: content.from, cc: content.cc, replyTo: content.replyTo, headers: content.headers };
+      return { ...out, raw: await composeWithAttachments(shared, parts, content.attachments) };
+    }
+    return { ...out, raw: this.#composerFor(message.contentId, content).compose(parts) };
+  }
+}

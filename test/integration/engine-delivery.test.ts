@@ -1,0 +1,151 @@
+/**
+ * The delivery engine end to end: messages accepted through the service, claimed, composed and
+ * delivered over a real SMTP connection to a sink on loopback, with every outcome recorded as a
+ * state and an event: sent, deferred then retried, bounced hard or soft, failed at max age.
+ */
+import { simpleParser } from 'mailparser';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Engine } from '../../src/engine/engine.js';
+import { createLogger } from '../../src/lib/logger.js';
+import { getMessage } from '../../src/services/messages.js';
+import { listOutbox, getOutboxRaw } from '../../src/services/outbox.js';
+import { sendEmail } from '../../src/services/send.js';
+import { CaptureTransport } from '../../src/transports/capture.js';
+import { SmtpRelayTransport } from '../../src/transports/smtp-relay.js';
+import type { Transport } from '../../src/transports/transport.js';
+import { backends, createTestContext, type TestContext } from '../helpers/harness.js';
+import { SinkReply, startSmtpSink, type SinkOptions, type SmtpSink } from '../helpers/smtp-sink.js';
+import { waitFor } from '../helpers/wait.js';
+
+const FAST_RETRY = { baseSeconds: 0.05, maxDelaySeconds: 0.2, maxAgeSeconds: 3 };
+
+for (const backend of backends()) {
+  describe(`delivery engine (${backend})`, () => {
+    let ctx: TestContext;
+    let sink: SmtpSink | null = null;
+    let engine: Engine | null = null;
+    afterEach(async () => {
+      await engine?.stop(2000);
+      await sink?.close();
+      await ctx.close();
+      engine = null;
+      sink = null;
+    });
+
+    async function setUp(options: { sink?: SinkOptions; transport?: Transport; port?: number } = {}) {
+      ctx = await createTestContext({ backend, retry: FAST_RETRY });
+      if (!options.transport && options.port === undefined) sink = await startSmtpSink(options.sink);
+      const transport =
+        options.transport ??
+        new SmtpRelayTransport({ url: `smtp://127.0.0.1:${options.port ?? sink?.port}`, maxConnections: 2, verifyTls: false });
+      engine = new Engine({
+        store: ctx.store, transport, clock: ctx.deps.clock, ids: ctx.deps.ids, retry: ctx.deps.retry,
+        logger: createLogger('silent'), owner: 'test-worker', leaseSeconds: 30, claimChunk: 50, concurrency: 16, pollIntervalSeconds: 0.05,
+      });
+      ctx.deps.wake = () => engine?.wake();
+      engine.start();
+    }
+
+    async function settled(id: string, status: string) {
+      return waitFor(`message ${id} to be ${status}`, async () => {
+        const found = await getMessage(ctx.deps, ctx.admin, id);
+        return found.message.status === status ? found : undefined;
+      });
+    }
+
+    it('delivers over reused connections and records sent with the reply and an event', async () => {
+      await setUp();
+      const ids: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        const sent = await sendEmail(ctx.deps, ctx.admin, {
+          from: 'Shop <shop@example.com>', to: `r${i}@example.org`, subject: `Hello ${i} ✓`, text: 'Plain', html: '<p>Rich</p>', tags: ['t1'],
+        });
+        ids.push(sent.messages[0]!.id);
+      }
+      const last = await settled(ids[39]!, 'sent');
+      await waitFor('all 40 at the sink', () => (sink!.received.length >= 40 ? true : undefined));
+      expect(sink!.connections()).toBeLessThanOrEqual(2);
+      expect(last.message.lastReply).toMatch(/^250/);
+      expect(last.events.map((e) => e.type)).toEqual(['message.accepted', 'message.sent']);
+      expect(last.events[1]!.data).toMatchObject({ transport: 'smtp', attempt: 1, tags: ['t1'] });
+      const mail = sink!.received.find((m) => m.to[0] === 'r39@example.org')!;
+      expect(mail.from).toBe('shop@example.com');
+      const parsed = await simpleParser(mail.raw);
+      expect(parsed.subject).toBe('Hello 39 ✓');
+      expect(parsed.text?.trim()).toBe('Plain');
+      expect(parsed.html).toContain('<p>Rich</p>');
+      expect(parsed.messageId).toBe(last.message.messageIdHeader);
+    });
+
+    it('defers on 4xx and retries until the server takes it', async () => {
+      let refusals = 2;
+      await setUp({
+        sink: { onRecipient: () => (refusals-- > 0 ? new SinkReply(451, '4.7.1 greylisted, try later') : null) },
+      });
+      const sent = await sendEmail(ctx.deps, ctx.admin, { from: 'a@example.com', to: 'grey@example.org', subject: 'g', text: 'x' });
+      const done = await settled(sent.messages[0]!.id, 'sent');
+      expect(done.events.map((e) => e.type)).toEqual(['message.accepted', 'message.deferred', 'message.deferred', 'message.sent']);
+      expect(done.events[1]!.data).toMatchObject({ code: 451, reply: expect.stringMatching(/greylisted/), retry_at: expect.any(String) });
+      expect(done.message.attempts).toBe(3);
+    });
+
+    it('classifies 5xx replies as hard or soft bounces by the enhanced status code', async () => {
+      await setUp({
+        sink: {
+          onRecipient: (address) =>
+            address.startsWith('gone') ? new SinkReply(550, '5.1.1 user unknown') : address.startsWith('full') ? new SinkReply(552, '5.2.2 mailbox full') : null,
+        },
+      });
+      const hard = await sendEmail(ctx.deps, ctx.admin, { from: 'a@example.com', to: 'gone@example.org', subject: 'h', text: 'x' });
+      const soft = await sendEmail(ctx.deps, ctx.admin, { from: 'a@example.com', to: 'full@example.org', subject: 's', text: 'x' });
+      const h = await settled(hard.messages[0]!.id, 'bounced');
+      const s = await settled(soft.messages[0]!.id, 'bounced');
+      expect(h.message.bounceClass).toBe('hard');
+      expect(s.message.bounceClass).toBe('soft');
+      expect(h.events.at(-1)).toMatchObject({ type: 'message.bounced', data: { bounce_class: 'hard', enhanced_status: '5.1.1', code: 550 } });
+    });
+
+    it('fails a message that is still deferred at its maximum age', async () => {
+      await setUp({ sink: { onRecipient: () => new SinkReply(421, '4.3.2 not now') } });
+      const sent = await sendEmail(ctx.deps, ctx.admin, { from: 'a@example.com', to: 'never@example.org', subject: 'n', text: 'x' });
+      const failed = await settled(sent.messages[0]!.id, 'failed');
+      expect(failed.events.at(-1)).toMatchObject({ type: 'message.failed', data: { reason: 'expired' } });
+      expect(failed.message.attempts).toBeGreaterThan(1);
+    });
+
+    it('defers, never loses, when the smart host cannot be reached', async () => {
+      await setUp({ port: 1 });
+      const sent = await sendEmail(ctx.deps, ctx.admin, { from: 'a@example.com', to: 'x@example.org', subject: 'n', text: 'x' });
+      const found = await waitFor('a deferral', async () => {
+        const m = await getMessage(ctx.deps, ctx.admin, sent.messages[0]!.id);
+        return m.events.some((e) => e.type === 'message.deferred') ? m : undefined;
+      });
+      expect(found.events.find((e) => e.type === 'message.deferred')!.data).toMatchObject({ code: 0 });
+    });
+
+    it('keeps the exact bytes in the outbox with the capture transport', async () => {
+      await setUp({ transport: new CaptureTransport() });
+      const sent = await sendEmail(ctx.deps, ctx.admin, { from: 'a@example.com', to: ['x@example.org', 'y@example.org'], subject: 'cap', text: 'kept' });
+      await settled(sent.messages[1]!.id, 'sent');
+      const page = await listOutbox(ctx.deps, ctx.admin, {});
+      expect(page.data.map((e) => e.recipient).sort()).toContain('y@example.org');
+      const raw = await getOutboxRaw(ctx.deps, ctx.admin, sent.messages[0]!.id);
+      expect(raw).toMatch(/^To: x@example\.org, y@example\.org\r$/m);
+      expect(raw).toContain('kept');
+    });
+
+    it('returns claimed but unsent messages to the queue on stop', async () => {
+      await setUp({ sink: { dataDelayMs: 200 } });
+      const sent = await sendEmail(ctx.deps, ctx.admin, {
+        from: 'a@example.com', to: Array.from({ length: 60 }, (_, i) => `q${i}@example.org`), subject: 'q', text: 'x',
+      });
+      await waitFor('first deliveries', () => (sink!.received.length > 0 ? true : undefined));
+      await engine!.stop(5000);
+      engine = null;
+      const statuses = await Promise.all(sent.messages.map(async (m) => (await getMessage(ctx.deps, ctx.admin, m.id)).message.status));
+      expect(statuses.filter((s) => s === 'sending')).toHaveLength(0);
+      expect(statuses.filter((s) => s === 'sent').length).toBe(sink!.received.length);
+      expect(statuses.filter((s) => s === 'queued').length).toBe(60 - sink!.received.length);
+    });
+  });
+}
