@@ -1,6 +1,7 @@
 // `npm run bench`: Herald beside a baseline measured in the same run, on the same machine, to the
 // same sink. Every loop is bounded in count and time. Options: --messages N (default 20000),
-// --seconds S for the API run (default 5), --only api,delivery.
+// --seconds S for the API run (default 5), --only api,delivery, --sink auto|node (auto: Postfix's
+// smtp-sink when installed).
 import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
 import { heraldApi } from './api.js';
@@ -9,7 +10,7 @@ import { heraldDelivery } from './delivery.js';
 import { startSink } from './sink.js';
 
 const { values } = parseArgs({
-  options: { messages: { type: 'string', default: '20000' }, seconds: { type: 'string', default: '5' }, only: { type: 'string', default: 'api,delivery' } },
+  options: { messages: { type: 'string', default: '20000' }, seconds: { type: 'string', default: '5' }, only: { type: 'string', default: 'api,delivery' }, sink: { type: 'string', default: 'auto' } },
 });
 const messages = Number(values.messages);
 const only = new Set(values.only.split(','));
@@ -18,7 +19,7 @@ const connections = 4;
 
 const fmt = (n) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1));
 const rows = [];
-const sink = await startSink();
+const sink = await startSink(values.sink);
 console.log(`Herald bench: ${cpus().length} cores, Node ${process.version}, sink: ${sink.kind}, ${messages} messages, ${connections} SMTP connections each\n`);
 try {
   const baseline = await nodemailerPool({ port: sink.port, messages, connections, deadlineMs });

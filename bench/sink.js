@@ -32,6 +32,7 @@ async function waitForPort(port, deadlineMs = 5000) {
 /** A pipelining sink in Node: answers each command line and each end of data with 250. */
 function nodeSink(port) {
   const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
     socket.write('220 bench-sink ESMTP\r\n');
     let inData = false;
     let carry = '';
@@ -65,8 +66,9 @@ function nodeSink(port) {
   return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve({ kind: 'node sink', port, close: () => new Promise((r) => server.close(r)) })));
 }
 
-export async function startSink() {
+export async function startSink(prefer = 'auto') {
   const port = await freePort();
+  if (prefer === 'node') return nodeSink(port);
   const found = spawnSync('sh', ['-c', 'command -v smtp-sink || ls /usr/sbin/smtp-sink'], { encoding: 'utf8' }).stdout.trim().split('\n')[0];
   if (found) {
     const args = ['-u', process.getuid?.() === 0 ? 'nobody' : String(process.env.USER ?? 'nobody'), `127.0.0.1:${port}`, '1024'];

@@ -16,8 +16,10 @@ import { uspeedoRoutes } from './routes/compat/uspeedo.js';
 import { emailRoutes } from './routes/v1/emails.js';
 import { messageRoutes } from './routes/v1/messages.js';
 import { outboxRoutes } from './routes/v1/outbox.js';
+import { shapingRoutes } from './routes/v1/shaping.js';
 import { ErrorResponse } from './schemas.js';
 import type { ServiceDeps } from '../services/deps.js';
+import type { ShapingSource } from '../services/shaping.js';
 
 export interface AppOptions {
   deps: ServiceDeps;
@@ -28,6 +30,8 @@ export interface AppOptions {
   rateLimit: number;
   publicUrl?: string | undefined;
   ready?: () => Promise<boolean>;
+  /** The delivering process's traffic shaper (`--deliver mx`), shown at GET /v1/shaping. */
+  shaping?: ShapingSource | null;
 }
 
 export const API_VERSION = '0.1.0';
@@ -44,6 +48,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     deps: options.deps,
     limiter: createRateLimiter(options.rateLimit),
     ready: options.ready ?? (async () => options.deps.store.ping().then(() => true)),
+    shaping: options.shaping ?? null,
   };
 
   app.addSchema(ErrorResponse);
@@ -77,6 +82,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(async (scope) => emailRoutes(scope, ctx));
   await app.register(async (scope) => messageRoutes(scope, ctx));
   await app.register(async (scope) => outboxRoutes(scope, ctx));
+  await app.register(async (scope) => shapingRoutes(scope, ctx));
   await app.register(async (scope) => uspeedoRoutes(scope, ctx), { prefix: '/api/v1/email' });
   return app;
 }

@@ -1,5 +1,6 @@
 /** What the API's route plugins share. */
 import type { ServiceDeps } from '../services/deps.js';
+import type { ShapingSource } from '../services/shaping.js';
 import type { RateLimiter } from './rate-limit.js';
 
 export interface ApiContext {
@@ -7,4 +8,6 @@ export interface ApiContext {
   limiter: RateLimiter;
   /** Resolves true when the process can take and deliver mail (store answers, listeners up). */
   ready: () => Promise<boolean>;
+  /** This process's traffic shaper, when it delivers direct to MX; null otherwise. */
+  shaping: ShapingSource | null;
 }

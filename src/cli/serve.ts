@@ -20,12 +20,6 @@ import { createTransport } from '../transports/select.js';
 import { addSettingOptions, sourcesFrom } from './options.js';
 import { openRuntime } from './runtime.js';
 
-function redactRelay(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.password) parsed.password = '***';
-  return parsed.toString();
-}
-
 function banner(lines: { api?: string; smtp?: string; store: string; delivery?: string; admin: CreatedKey | null }): string {
   const out = [`Herald ${API_VERSION} is running (pid ${process.pid})`];
   if (lines.api) out.push(`  API       ${lines.api}`, `  Docs      ${lines.api}/docs   (OpenAPI: ${lines.api}/openapi.json)`);
@@ -55,10 +49,11 @@ export function registerServe(program: Command): void {
       const delivery = config.role === 'all' || config.role === 'worker';
 
       let engine: Engine | null = null;
-      if (delivery) {
+      const way = delivery ? createTransport(config) : null;
+      if (delivery && way) {
         engine = new Engine({
           store: deps.store,
-          transport: createTransport({ relay: config.relay, relayConnections: config.relayConnections, relayVerifyTls: config.relayVerifyTls }),
+          transport: way.transport,
           clock: deps.clock,
           ids: deps.ids,
           retry: deps.retry,
@@ -77,7 +72,14 @@ export function registerServe(program: Command): void {
       let relay: RelayServer | null = null;
       let apiUrl: string | undefined;
       const app = intake
-        ? await buildApp({ deps, logger, bodyLimit: config.apiBodyLimit, rateLimit: config.rateLimit, publicUrl: config.publicUrl })
+        ? await buildApp({
+            deps,
+            logger,
+            bodyLimit: config.apiBodyLimit,
+            rateLimit: config.rateLimit,
+            publicUrl: config.publicUrl,
+            shaping: way?.shaper ?? null,
+          })
         : null;
       let tlsNote = '';
       if (app) {
@@ -115,7 +117,7 @@ export function registerServe(program: Command): void {
           ...(apiUrl ? { api: apiUrl } : {}),
           ...(relay ? { smtp: `${config.host}:${relay.port} (${tlsNote}; AUTH with key id / secret)` } : {}),
           store: config.databaseUrl ? 'postgresql' : `sqlite ${join(config.data, 'herald.db')}`,
-          ...(delivery ? { delivery: config.relay ? `smtp relay ${redactRelay(config.relay)}` : 'capture (read it at GET /v1/outbox)' } : {}),
+          ...(way ? { delivery: way.description } : {}),
           admin,
         }),
       );

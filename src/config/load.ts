@@ -34,6 +34,9 @@ function parseValue(setting: Setting, raw: Raw, source: string): unknown {
     case 'role':
       if (text !== 'all' && text !== 'api' && text !== 'worker') fail(setting, source, `"${text}" is not one of all, api, worker`);
       return text;
+    case 'choice':
+      if (!setting.choices?.includes(text)) fail(setting, source, `"${text}" is not one of ${setting.choices?.join(', ')}`);
+      return text;
     case 'bool':
       if (/^(1|true|yes|on)$/i.test(text)) return true;
       if (/^(0|false|no|off)$/i.test(text)) return false;
@@ -106,6 +109,9 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<HeraldConfig> 
   }
   if (resolved.relay !== undefined && !/^smtps?:$/.test(new URL(resolved.relay).protocol)) {
     throw new HeraldError('invalid_config', { field: 'relay', reason: 'must be an smtp:// or smtps:// URL' });
+  }
+  if (resolved.deliver === 'relay' && resolved.relay === undefined) {
+    throw new HeraldError('invalid_config', { field: 'deliver', reason: 'relay needs --relay smtp://host:port' });
   }
   if (resolved.databaseUrl !== undefined && !/^postgres(ql)?:$/.test(new URL(resolved.databaseUrl).protocol)) {
     throw new HeraldError('invalid_config', { field: 'databaseUrl', reason: 'must be a postgres:// URL' });

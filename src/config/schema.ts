@@ -4,7 +4,7 @@
  * this table and `loadConfig` validates every source against it, so a setting cannot exist in
  * one place and not another.
  */
-export type SettingKind = 'string' | 'port' | 'int' | 'seconds' | 'bool' | 'role' | 'url' | 'list';
+export type SettingKind = 'string' | 'port' | 'int' | 'seconds' | 'bool' | 'role' | 'url' | 'list' | 'choice';
 
 export interface Setting {
   /** Key in the resolved config object and in a config file. */
@@ -16,7 +16,11 @@ export interface Setting {
   default: string | number | boolean | string[] | undefined;
   /** Smallest accepted value for numeric kinds. */
   min?: number;
+  /** The accepted values of a `choice` setting. */
+  choices?: readonly string[];
 }
+
+export type DeliveryMode = 'auto' | 'capture' | 'relay' | 'mx';
 
 export type Role = 'all' | 'api' | 'worker';
 
@@ -48,6 +52,11 @@ export interface HeraldConfig {
   relayConnections: number;
   relayVerifyTls: boolean;
   smtpAllowInsecureAuth: boolean;
+  deliver: DeliveryMode;
+  dnsServers: string[] | undefined;
+  mxPort: number;
+  heloName: string | undefined;
+  allowPrivateMx: boolean;
 }
 
 export const SETTINGS: readonly Setting[] = [
@@ -75,6 +84,11 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'deliveryConcurrency', flag: '--delivery-concurrency <n>', env: 'HERALD_DELIVERY_CONCURRENCY', kind: 'int', default: 128, min: 1, description: 'deliveries in flight at once per worker (pipelined over the relay connections)' },
   { key: 'relayConnections', flag: '--relay-connections <n>', env: 'HERALD_RELAY_CONNECTIONS', kind: 'int', default: 4, min: 1, description: 'open connections to the smart host' },
   { key: 'relayVerifyTls', flag: '--relay-verify-tls <bool>', env: 'HERALD_RELAY_VERIFY_TLS', kind: 'bool', default: true, description: "verify the smart host's TLS certificate" },
+  { key: 'deliver', flag: '--deliver <mode>', env: 'HERALD_DELIVER', kind: 'choice', choices: ['auto', 'capture', 'relay', 'mx'], default: 'auto', description: 'capture (outbox) | relay (--relay smart host) | mx (direct to each domain\'s MX hosts, shaped per provider); auto: relay when --relay is set, else capture' },
+  { key: 'dnsServers', flag: '--dns-servers <list>', env: 'HERALD_DNS_SERVERS', kind: 'list', default: undefined, description: 'DNS servers for MX lookups (ip or ip:port, comma-separated); default: the system resolver' },
+  { key: 'mxPort', flag: '--mx-port <port>', env: 'HERALD_MX_PORT', kind: 'port', default: 25, description: 'SMTP port on MX hosts (25; other values only for tests)' },
+  { key: 'heloName', flag: '--helo-name <host>', env: 'HERALD_HELO_NAME', kind: 'string', default: undefined, description: 'EHLO name for outgoing SMTP; default: this host name (should match its reverse DNS)' },
+  { key: 'allowPrivateMx', flag: '--allow-private-mx <bool>', env: 'HERALD_ALLOW_PRIVATE_MX', kind: 'bool', default: false, description: 'deliver to MX hosts at loopback or private addresses (closed networks, tests)' },
   { key: 'smtpAllowInsecureAuth', flag: '--smtp-allow-insecure-auth <bool>', env: 'HERALD_SMTP_ALLOW_INSECURE_AUTH', kind: 'bool', default: false, description: 'offer SMTP AUTH before STARTTLS (trusted networks only)' },
   { key: 'pollInterval', flag: '--poll-interval <seconds>', env: 'HERALD_POLL_INTERVAL', kind: 'seconds', default: 1, min: 0.01, description: 'how often an idle worker looks for due messages' },
   { key: 'shutdownTimeout', flag: '--shutdown-timeout <seconds>', env: 'HERALD_SHUTDOWN_TIMEOUT', kind: 'seconds', default: 30, min: 0, description: 'how long SIGTERM waits for in-flight work' },

@@ -32,6 +32,7 @@ export const ERRORS = {
   store_unavailable: { status: 503, message: 'the store is unavailable; nothing was accepted, retry later' },
   internal: { status: 500, message: 'internal error ({ref}); nothing was accepted' },
   invalid_config: { status: 500, message: 'configuration: {field}: {reason}' },
+  template_invalid: { status: 422, message: '{field}: {reason}' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

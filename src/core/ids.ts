@@ -11,6 +11,7 @@ export const ID_PREFIX = {
   event: 'evt',
   batch: 'bat',
   session: 'ses',
+  template: 'tpl',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

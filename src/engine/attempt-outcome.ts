@@ -46,12 +46,14 @@ function record(
     lastReply: fields.lastReply,
     bounceClass: fields.bounceClass,
     event: fields.event,
+    workspaceId: message.workspaceId,
     now: ctx.now.toISOString(),
   };
 }
 
 /** The record for a message whose attempt produced `result` from `transport`. */
 export function outcomeOfAttempt(ctx: OutcomeContext, message: Message, transport: string, result: TransportResult): AttemptRecord {
+  if (result.holdMs !== undefined) return outcomeOfHold(ctx, message, result.holdMs);
   const attempts = message.attempts + 1;
   const verdict = verdictForReply(result.code, result.reply);
   const base = { attempt: attempts, transport, reply: result.reply, code: result.code };
@@ -121,5 +123,21 @@ export function outcomeOfExpiry(ctx: OutcomeContext, message: Message): AttemptR
     lastReply: message.lastReply,
     bounceClass: null,
     event: event(ctx, message, 'message.failed', { reason: 'expired', expires_at: message.expiresAt, last_reply: message.lastReply }),
+  });
+}
+
+/**
+ * The record for a message the transport held back without trying (traffic shaping): back to
+ * the queue, due when the destination has room again. Not an attempt, so no event and no count:
+ * a large batch to one provider would otherwise flood the log and exhaust its retries.
+ */
+export function outcomeOfHold(ctx: OutcomeContext, message: Message, holdMs: number): AttemptRecord {
+  return record(ctx, message, {
+    attempts: message.attempts,
+    status: 'queued',
+    dueAt: new Date(ctx.now.getTime() + holdMs).toISOString(),
+    lastReply: message.lastReply,
+    bounceClass: null,
+    event: null,
   });
 }

@@ -61,6 +61,7 @@ export interface ComposerOptions {
 const RESERVED = new Set(['from', 'to', 'cc', 'bcc', 'reply-to', 'subject', 'date', 'message-id', 'mime-version', 'content-type', 'content-transfer-encoding']);
 const BOUNDARY_PREFIX = /^=_[0-9A-Za-z_.-]{0,44}$/;
 const MESSAGE_ID = /^<[\x21-\x3b\x3d\x3f-\x7e]+>$/;
+const MIME_VERSION = 'MIME-Version: 1.0' + CRLF;
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -120,7 +121,7 @@ export class MessageComposer {
     this.#ccReplyTo =
       (shared.cc.length > 0 ? addressHeader('Cc', shared.cc) : '') + (shared.replyTo.length > 0 ? addressHeader('Reply-To', shared.replyTo) : '');
     this.#sharedCustom = Object.entries(shared.headers).map(([name, value]) => ({ lowerName: name.toLowerCase(), line: customLine(name, value) }));
-    this.#trailer = 'MIME-Version: 1.0' + CRLF + this.#sharedCustom.map((header) => header.line).join('');
+    this.#trailer = MIME_VERSION + this.#sharedCustom.map((header) => header.line).join('');
     const delimiter = `--${this.#boundary}`;
     this.#alternativeOpen = `Content-Type: multipart/alternative;${CRLF} boundary="${this.#boundary}"${CRLF}${CRLF}${delimiter}${CRLF}`;
     this.#alternativeMiddle = `${CRLF}${delimiter}${CRLF}`;
@@ -169,7 +170,7 @@ export class MessageComposer {
     }
     if (!this.#sharedCustom.some((header) => names.has(header.lowerName))) return this.#trailer + lines;
     const kept = this.#sharedCustom.filter((header) => !names.has(header.lowerName));
-    return 'MIME-Version: 1.0' + CRLF + kept.map((header) => header.line).join('') + lines;
+    return MIME_VERSION + kept.map((header) => header.line).join('') + lines;
   }
 
   /**

@@ -131,7 +131,7 @@ export function relaxedBody(body: string): string {
 }
 
 /**
- * One native indexOf per line, no allocation: finds whether an LF lacks its CR and whether WSP
+ * One native indexOf per line and no copying: finds whether an LF lacks its CR and whether WSP
  * ends a line — both rare in composed mail, so the rewrites they need are usually skipped.
  */
 function inspectLineEnds(text: string): { bareLineFeed: boolean; wspBefore: boolean } {

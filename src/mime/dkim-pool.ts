@@ -10,25 +10,17 @@
  * has at most two batches outstanding — one being signed, one waiting — so it never idles on a
  * round trip, the least-loaded worker gets the next batch, and a crash loses little.
  *
- * Finding the worker script: compiled (`tsc -p tsconfig.build.json` puts this file at
- * dist/mime/dkim-pool.js) the worker is its sibling dist/mime/dkim-worker.js and starts directly.
- * Run from sources (under vitest, which transforms .ts for the main thread only, while Node 20
- * can neither run .ts nor strip types) this module's own URL ends in .ts. The pool then
- * transpiles dkim-worker.ts and the modules it imports with the project's `typescript` (a dev
- * dependency, so present wherever sources run), once per pool, and each worker starts from a
- * small bootstrap that registers Node module hooks serving those modules under their own .ts
- * URLs. Both ways run the very same modules; transpiling in this thread rather than in each
- * worker's hooks thread keeps a worker's start-up at tens of milliseconds.
+ * Threads are started through dkim-worker.ts's startWorker, which explains how the worker
+ * script is found both compiled and from sources.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import type * as TypeScript from 'typescript';
+import type { Worker } from 'node:worker_threads';
 import { ERRORS, HeraldError, type ErrorCode } from '../core/errors.js';
 import type { DkimKey, DkimOptions } from './dkim-sign.js';
-import type { JobFailure, JobResult, SignJob, WorkerRequest, WorkerResponse } from './dkim-worker.js';
+import {
+  locateWorker, startWorker, type JobFailure, type JobResult, type SignJob, type WorkerRequest, type WorkerResponse,
+  type WorkerSource,
+} from './dkim-worker.js';
 
 /** Most messages sent to a worker in one postMessage. */
 export const MAX_BATCH = 64;
@@ -272,77 +264,3 @@ function rebuildError(failure: JobFailure): Error {
   error.name = failure.name;
   return error;
 }
-
-/**
- * Where workers come from: the compiled sibling file, or — when this module itself runs as .ts —
- * the worker's module graph transpiled here, once per pool, and handed to each thread.
- */
-type WorkerSource = { kind: 'compiled'; url: URL } | { kind: 'sources'; entry: string; modules: Record<string, string> };
-
-function locateWorker(): WorkerSource {
-  if (!import.meta.url.endsWith('.ts')) return { kind: 'compiled', url: new URL('./dkim-worker.js', import.meta.url) };
-  const entry = new URL('./dkim-worker.ts', import.meta.url).href;
-  return { kind: 'sources', entry, modules: transpileGraph(entry) };
-}
-
-function startWorker(source: WorkerSource): Worker {
-  if (source.kind === 'compiled') return new Worker(source.url);
-  return new Worker(SOURCE_BOOTSTRAP, {
-    eval: true,
-    workerData: { hooks: `data:text/javascript,${encodeURIComponent(SOURCE_HOOKS)}`, entry: source.entry, modules: source.modules },
-  });
-}
-
-/** Relative static and dynamic imports left in transpiled output (type-only ones are gone by then). */
-const RELATIVE_IMPORT = /(?:\bfrom|\bimport)\s*\(?\s*(['"])(\.{1,2}\/[^'"]+)\1/g;
-
-/** Transpiles `entry` and every .ts module it reaches through relative imports, keyed by file URL. */
-function transpileGraph(entry: string): Record<string, string> {
-  // typescript is a dev dependency, so present wherever sources run; loading it once per process
-  // in this thread is far cheaper than in every worker's hooks thread.
-  const ts = createRequire(import.meta.url)('typescript') as typeof TypeScript;
-  const modules: Record<string, string> = {};
-  const pending = [entry];
-  for (let url = pending.pop(); url !== undefined; url = pending.pop()) {
-    if (url in modules) continue;
-    const { outputText } = ts.transpileModule(readFileSync(new URL(url), 'utf8'), {
-      fileName: fileURLToPath(url),
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-    });
-    modules[url] = outputText;
-    for (const [, , specifier] of outputText.matchAll(RELATIVE_IMPORT)) {
-      const target = new URL(specifier ?? '', url).href.replace(/\.js$/, '.ts');
-      if (target.endsWith('.ts') && existsSync(new URL(target))) pending.push(target);
-    }
-  }
-  return modules;
-}
-
-/** The worker's CommonJS entry in source mode: install the hooks, then load the real worker. */
-const SOURCE_BOOTSTRAP = `
-const { register } = require('node:module');
-const { workerData } = require('node:worker_threads');
-register(workerData.hooks, { data: { modules: workerData.modules } });
-import(workerData.entry).catch((error) => { setImmediate(() => { throw error; }); });
-`;
-
-/**
- * Module hooks (Node runs them on its hooks thread) serving the transpiled modules under their
- * .ts URLs, with relative imports resolved as NodeNext writes them — `./x.js` meaning `./x.ts`.
- */
-const SOURCE_HOOKS = `
-let modules;
-export function initialize(data) { modules = data.modules; }
-export async function resolve(specifier, context, next) {
-  if (specifier in modules) return { url: specifier, format: 'module', shortCircuit: true };
-  if (context.parentURL in modules && /^\\.{1,2}\\//.test(specifier)) {
-    const url = new URL(specifier, context.parentURL).href.replace(/\\.js$/, '.ts');
-    if (url in modules) return { url, format: 'module', shortCircuit: true };
-  }
-  return next(specifier, context);
-}
-export async function load(url, context, next) {
-  if (url in modules) return { format: 'module', source: modules[url], shortCircuit: true };
-  return next(url, context);
-}
-`;

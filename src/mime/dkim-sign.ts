@@ -42,8 +42,9 @@ export const DEFAULT_SIGNED_HEADERS: readonly string[] = [
 ];
 
 const DEFAULT_OVERSIGNED: readonly string[] = ['from'];
-/** Worked out once: most messages are signed with the default names. */
-const DEFAULT_SELECTION = selectionNames(DEFAULT_SIGNED_HEADERS, DEFAULT_OVERSIGNED);
+
+/** RFC 5322 §3.6.8 ftext; a colon or space in a name would corrupt h=. */
+const FIELD_NAME = /^[!-9;-~]+$/;
 
 /** Folded lines stay within the 78 characters RFC 5322 §2.1.1 recommends. */
 const LINE_LIMIT = 78;
@@ -61,6 +62,9 @@ const SELECTOR = /^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]
  */
 const keyCache = new Map<string, KeyObject>();
 const KEY_CACHE_LIMIT = 256;
+
+/** Worked out once: most messages are signed with the default names. */
+const DEFAULT_SELECTION = selectionNames(DEFAULT_SIGNED_HEADERS, DEFAULT_OVERSIGNED);
 
 /**
  * Returns `raw` with one DKIM-Signature header per key prepended, in key order. `raw` is the
@@ -119,6 +123,11 @@ interface SelectionNames {
 }
 
 function selectionNames(headers: readonly string[], oversign: readonly string[]): SelectionNames {
+  for (const name of [...headers, ...oversign]) {
+    if (!FIELD_NAME.test(name.trim())) {
+      throw new HeraldError('invalid_config', { field: 'dkim.headers', reason: `"${name}" is not a header field name` });
+    }
+  }
   return {
     wanted: [...new Set([...headers, ...oversign].map(normaliseName))],
     oversigned: new Set(oversign.map(normaliseName)),

@@ -32,6 +32,8 @@ const BARE_ADDRESS = /^[^\s"(),:;<>@[\]\\]+@[^\s"(),:;<>@[\]\\]+$/;
 const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
 const LINE_BREAK = /[\r\n]/;
 const PRINTABLE = /^[\x20-\x7e]*$/;
+/** A word that could not fit on a folded line of 76 characters. */
+const LONG_WORD = /[^ ]{76}/;
 const PRINTABLE_OR_TAB = /^[\x20-\x7e\t]*$/;
 const ANY_LINE_BREAK = /\r\n|\r|\n/g;
 const BARE_LINE_BREAK = /\r(?!\n)|(?<!\r)\n/;
@@ -53,14 +55,8 @@ export function assertNoLineBreak(what: string, value: string): void {
  * long to fold under the line limit.
  */
 export function needsEncodedWords(text: string): boolean {
-  if (!PRINTABLE.test(text) || text.includes('=?')) return true;
-  if (text.startsWith(' ') || text.endsWith(' ')) return true;
-  let run = 0;
-  for (let i = 0; i < text.length; i++) {
-    run = text.charCodeAt(i) === 32 ? 0 : run + 1;
-    if (run > MAX_WORD) return true;
-  }
-  return false;
+  if (!PRINTABLE.test(text) || text.includes('=?') || LONG_WORD.test(text)) return true;
+  return text.startsWith(' ') || text.endsWith(' ');
 }
 
 function utf8Length(cp: number): number {
@@ -248,7 +244,7 @@ const QP_CLASS = Uint8Array.from({ length: 256 }, (_, b) =>
   b === 13 ? CR : b === 10 ? LF : b === 32 || b === 9 ? WHITESPACE : b > 32 && b < 127 && b !== 61 ? LITERAL : b >= 0x80 && b < 0xc0 ? CONTINUATION : ESCAPED,
 );
 const HEX_CODES = Buffer.from(HEX, 'latin1');
-/** Bodies up to this size are encoded in reused buffers instead of fresh ones. */
+/** Bodies whose worst-case UTF-8 size (3 bytes a UTF-16 unit) fits here use the reused buffers. */
 const SCRATCH_LIMIT = 256 * 1024;
 // Reused across calls to spare the allocation (and the collector) ~4x the body per message. Safe
 // because encoding is synchronous: no two calls can interleave.
@@ -259,6 +255,14 @@ const utf8 = new TextEncoder();
 /** Every byte escaped, plus a soft break for every 24 bytes (72 characters). */
 function quotedPrintableCapacity(bytes: number): number {
   return bytes * 3 + Math.ceil(bytes / 24) * 3 + 3;
+}
+
+/** Writes a soft line break (`=` CRLF) at `o` and returns the offset after it. */
+function softBreak(out: Buffer, o: number): number {
+  out[o] = 61;
+  out[o + 1] = 13;
+  out[o + 2] = 10;
+  return o + 3;
 }
 
 /**
@@ -282,39 +286,33 @@ export function encodeQuotedPrintable(body: string): string {
     let kind = QP_CLASS[b] as number;
     if (kind === WHITESPACE) {
       // Whitespace at the end of a line would be lost in transit (RFC 2045 6.7 rule 3).
-      const next = i + 1 < n ? (input[i + 1] as number) : 13;
+      const next = i + 1 < n ? input[i + 1] : 13;
       kind = next === 13 || next === 10 ? ESCAPED : LITERAL;
     }
     if (kind === LITERAL) {
-      if (line >= QP_LINE) {
-        out[o++] = 61;
-        out[o++] = 13;
-        out[o++] = 10;
+      if (line === QP_LINE) {
+        o = softBreak(out, o);
         line = 0;
       }
       out[o++] = b;
       line++;
-      continue;
-    }
-    if (kind === CR || kind === LF) {
+    } else if (kind === CR || kind === LF) {
       if (kind === CR && i + 1 < n && input[i + 1] === 10) i++;
       out[o++] = 13;
       out[o++] = 10;
       line = 0;
-      continue;
-    }
-    // A lead byte reserves room for the escapes of its whole character.
-    const width = kind === CONTINUATION ? 0 : b < 0xc0 ? 3 : b < 0xe0 ? 6 : b < 0xf0 ? 9 : 12;
-    if (line + width > QP_LINE) {
+    } else {
+      // A lead byte reserves room for the escapes of its whole character.
+      const width = kind === CONTINUATION ? 0 : b < 0xc0 ? 3 : b < 0xe0 ? 6 : b < 0xf0 ? 9 : 12;
+      if (line + width > QP_LINE) {
+        o = softBreak(out, o);
+        line = 0;
+      }
       out[o++] = 61;
-      out[o++] = 13;
-      out[o++] = 10;
-      line = 0;
+      out[o++] = HEX_CODES[b >> 4] as number;
+      out[o++] = HEX_CODES[b & 15] as number;
+      line += 3;
     }
-    out[o++] = 61;
-    out[o++] = HEX_CODES[b >> 4] as number;
-    out[o++] = HEX_CODES[b & 15] as number;
-    line += 3;
   }
   return out.toString('latin1', 0, o);
 }

@@ -93,7 +93,9 @@ export interface AttemptRecord {
   bounceClass: 'hard' | 'soft' | null;
   /** Raw MIME to keep in the outbox (capture transport). */
   captured?: string;
-  event: NewEvent;
+  /** The event reporting the transition; none for a message held back without an attempt. */
+  event: NewEvent | null;
+  workspaceId: string;
   now: string;
 }
 
@@ -104,6 +106,56 @@ export interface OutboxEntry {
   size: number;
   capturedAt: string;
 }
+
+// ---- Templates (see services/templates.ts) ------------------------------------------------
+// A template is a name over a sequence of immutable versions. Batches pin a (template, version),
+// so versions are never changed or removed; deleting a template only hides it from the API.
+
+/** A template's identity and its current name; the content lives in its versions. */
+export interface Template {
+  id: string;
+  workspaceId: string;
+  name: string;
+  description: string | null;
+  latestVersion: number;
+  createdAt: string;
+  /** When the latest version was written. */
+  updatedAt: string;
+  deletedAt: string | null;
+}
+
+/** One immutable version of a template's parts. */
+export interface TemplateVersion {
+  templateId: string;
+  workspaceId: string;
+  version: number;
+  subject: string;
+  html: string | null;
+  text: string | null;
+  /** Root variables the parts use, as lint found them when the version was saved. */
+  variables: string[];
+  createdAt: string;
+}
+
+/** A version without its bodies, for lists. */
+export type TemplateVersionSummary = Omit<TemplateVersion, 'html' | 'text'>;
+
+/** A live template with its latest version's subject and variables, for lists. */
+export interface TemplateSummary extends Template {
+  subject: string;
+  variables: string[];
+}
+
+/** The next version of a live template, with its (possibly new) name and description. */
+export interface TemplateRevision {
+  workspaceId: string;
+  templateId: string;
+  name: string;
+  description: string | null;
+  parts: Pick<TemplateVersion, 'subject' | 'html' | 'text' | 'variables'>;
+  now: string;
+}
+// ---- end of templates ---------------------------------------------------------------------
 
 export interface Store {
   readonly backend: 'sqlite' | 'postgres';
@@ -145,4 +197,28 @@ export interface Store {
 
   /** Deletes idempotency records created before `before`. */
   pruneIdempotency(before: string): Promise<number>;
+
+  // ---- Templates: versions are immutable; deletion is soft (batches pin versions). ----------
+  /** Writes a template and its version 1; throws `UniqueViolation('templates.name')` when a live template has the name. */
+  createTemplate(template: Template, first: TemplateVersion): Promise<void>;
+  /**
+   * Writes the next version (numbered by the store, so concurrent revisions never collide) and the
+   * new name and description. Null when there is no live template; `UniqueViolation` on the name.
+   */
+  reviseTemplate(revision: TemplateRevision): Promise<Template | null>;
+  /** A live (not deleted) template. */
+  findTemplate(workspaceId: string, id: string): Promise<Template | null>;
+  /** Live templates, newest first, continuing after the id `before`. */
+  listTemplates(workspaceId: string, options: { before?: string; limit: number }): Promise<TemplateSummary[]>;
+  /** One version, also of a deleted template: what a batch pinned must stay readable. */
+  getTemplateVersion(workspaceId: string, templateId: string, version: number): Promise<TemplateVersion | null>;
+  /** A template's versions, newest first, continuing below the version `before`. */
+  listTemplateVersions(
+    workspaceId: string,
+    templateId: string,
+    options: { before?: number; limit: number },
+  ): Promise<TemplateVersionSummary[]>;
+  /** Hides a live template; false when there is none. Its versions stay. */
+  deleteTemplate(workspaceId: string, id: string, at: string): Promise<boolean>;
+  // ---- end of templates ---------------------------------------------------------------------
 }

@@ -14,7 +14,11 @@ export interface TemplateParts {
   text?: string | undefined;
 }
 
+/** Stable codes, so API clients can act on an issue without parsing its message. */
+export type LintCode = 'compile_error' | 'no_body' | 'link_not_absolute' | 'missing_text';
+
 export interface LintIssue {
+  code: LintCode;
   field: 'subject' | 'html' | 'text';
   line?: number;
   message: string;
@@ -38,12 +42,16 @@ function lineOf(source: string, index: number): number {
 
 function compileError(field: LintIssue['field'], source: string): LintIssue | null {
   try {
-    Handlebars.precompile(source);
+    // Herald registers no helpers of its own, so an unknown helper would fail every render;
+    // knownHelpersOnly makes it a save-time error instead.
+    Handlebars.precompile(source, { knownHelpersOnly: true });
     return null;
   } catch (error) {
-    const message = (error as Error).message.replace(/\s+/g, ' ').trim();
+    // The parser's caret line points into a snippet that loses its meaning once whitespace is folded.
+    const message = (error as Error).message.replace(/\n-*\^/, '').replace(/\s+/g, ' ').trim();
     const line = /line (\d+)/.exec(message)?.[1] ?? / - (\d+):\d+/.exec(message)?.[1];
-    return line === undefined ? { field, message } : { field, line: Number(line), message };
+    const code = 'compile_error';
+    return line === undefined ? { code, field, message } : { code, field, line: Number(line), message };
   }
 }
 
@@ -70,14 +78,14 @@ export function lintTemplate(parts: TemplateParts): LintReport {
       const url = (match[3] ?? '').trim();
       if (url.includes('{{')) continue; // a link built from variables is checked when rendered
       if (!ALLOWED_SCHEMES.test(url)) {
-        warnings.push({ field: 'html', line: lineOf(parts.html, match.index ?? 0), message: `${match[1]}="${url}" is not an absolute http(s) URL` });
+        warnings.push({ code: 'link_not_absolute', field: 'html', line: lineOf(parts.html, match.index ?? 0), message: `${match[1]}="${url}" is not an absolute http(s) URL` });
       }
     }
   }
-  if (!parts.html && !parts.text) errors.push({ field: 'html', message: 'a template needs an html or a text part' });
+  if (!parts.html && !parts.text) errors.push({ code: 'no_body', field: 'html', message: 'a template needs an html or a text part' });
   const report: LintReport = { errors, warnings, variables: [...variables].sort() };
   if (parts.html && !parts.text && errors.length === 0) {
-    warnings.push({ field: 'text', message: 'no text part: many spam filters penalise html-only mail; suggested_text has one generated from the html' });
+    warnings.push({ code: 'missing_text', field: 'text', message: 'no text part: many spam filters penalise html-only mail; suggested_text has one generated from the html' });
     report.suggestedText = htmlToText(parts.html);
   }
   return report;

@@ -7,6 +7,9 @@ import { hostname } from 'node:os';
 import { SmtpPool, type SmtpTarget } from './smtp/smtp-pool.js';
 import type { OutgoingMessage, Transport, TransportResult, TransportStats } from './transport.js';
 
+/** Replies about the client's credentials (RFC 4954), not about a recipient. */
+const AUTH_FAILURES: ReadonlySet<number> = new Set([530, 534, 535, 538]);
+
 export interface RelayOptions {
   /** smtp:// or smtps:// URL, optionally with user:password. */
   url: string;
@@ -40,8 +43,12 @@ export class SmtpRelayTransport implements Transport {
     this.#pool = new SmtpPool({ target: relayTarget(options), maxConnections: options.maxConnections, maxMessagesPerConnection: 1000 });
   }
 
-  send(message: OutgoingMessage): Promise<TransportResult> {
-    return this.#pool.send({ sender: message.sender, recipient: message.recipient, raw: message.raw });
+  async send(message: OutgoingMessage): Promise<TransportResult> {
+    const result = await this.#pool.send({ sender: message.sender, recipient: message.recipient, raw: message.raw });
+    // The smart host refusing Herald's credentials says nothing about the recipient: a
+    // configuration fault to fix and retry, never a bounce that would suppress the address.
+    if (AUTH_FAILURES.has(result.code)) return { code: 0, reply: `4.7.0 the relay refused Herald's authentication: ${result.reply}` };
+    return result;
   }
 
   stats(): TransportStats {

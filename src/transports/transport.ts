@@ -25,6 +25,11 @@ export interface TransportResult {
   reply: string;
   /** Set by the capture transport: the raw message to keep in the outbox. */
   captured?: string;
+  /**
+   * Set when the transport did not try at all (traffic shaping held it back): milliseconds until
+   * the destination has room. The engine requeues the message; it is not an attempt.
+   */
+  holdMs?: number;
 }
 
 /** What a transport reports about itself for the operations endpoints. */

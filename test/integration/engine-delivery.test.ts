@@ -123,6 +123,31 @@ for (const backend of backends()) {
       expect(found.events.find((e) => e.type === 'message.deferred')!.data).toMatchObject({ code: 0 });
     });
 
+    it('defers, never bounces, when the smart host refuses Herald\'s credentials', async () => {
+      const { SMTPServer } = await import('smtp-server');
+      const server = new SMTPServer({
+        authOptional: false, allowInsecureAuth: true, disabledCommands: ['STARTTLS'], logger: false,
+        onAuth: (_auth, _session, callback) => callback(new Error('bad credentials')),
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const address = server.server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      try {
+        await setUp({ transport: new SmtpRelayTransport({ url: `smtp://user:wrong@127.0.0.1:${port}`, maxConnections: 1, verifyTls: false }) });
+        const sent = await sendEmail(ctx.deps, ctx.admin, { from: 'a@example.com', to: 'x@example.org', subject: 'n', text: 'x' });
+        const found = await waitFor('a deferral', async () => {
+          const m = await getMessage(ctx.deps, ctx.admin, sent.messages[0]!.id);
+          return m.events.some((e) => e.type === 'message.deferred') ? m : undefined;
+        });
+        expect(found.message.bounceClass).toBeNull();
+        expect(found.events.find((e) => e.type === 'message.deferred')!.data).toMatchObject({ reply: expect.stringMatching(/authentication/) });
+      } finally {
+        await engine?.stop(1000);
+        engine = null;
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    });
+
     it('keeps the exact bytes in the outbox with the capture transport', async () => {
       await setUp({ transport: new CaptureTransport() });
       const sent = await sendEmail(ctx.deps, ctx.admin, { from: 'a@example.com', to: ['x@example.org', 'y@example.org'], subject: 'cap', text: 'kept' });

@@ -1,20 +1,19 @@
 /**
  * Herald's SMTP client against real smtp-server instances on loopback: pipelined and lock-step
  * delivery with every byte checked, STARTTLS and implicit TLS, AUTH PLAIN and LOGIN, the ESMTP
- * parameters, connection reuse, quotas, idle close and draining. Throughput is printed beside a
- * nodemailer pool sending the same messages to the same kind of server, never asserted.
- * Failure paths (refusals, timeouts, drops, broken servers) are in smtp-client-failures.test.ts.
+ * parameters, connection reuse, quotas, idle close and draining. Failure paths (refusals,
+ * timeouts, drops, broken servers) are in smtp-client-failures.test.ts, throughput in
+ * smtp-client-speed.test.ts.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
-import nodemailer from 'nodemailer';
+import fc from 'fast-check';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { afterEach, describe, expect, it } from 'vitest';
+import { dotStuff } from '../../src/transports/smtp/dot-stuff.js';
+import { ReplyParser } from '../../src/transports/smtp/reply-parser.js';
 import { SmtpPool, type SmtpEnvelopeMessage, type SmtpPoolOptions, type SmtpTarget } from '../../src/transports/smtp/smtp-pool.js';
 
 interface Received {
@@ -124,79 +123,6 @@ function expectAllReceivedIntact(server: TestServer, messages: SmtpEnvelopeMessa
   }
 }
 
-async function timed<T extends unknown[]>(run: () => Promise<T>): Promise<{ value: T; perSecond: number }> {
-  const start = performance.now();
-  const value = await run();
-  return { value, perSecond: Math.round(value.length / ((performance.now() - start) / 1000)) };
-}
-
-/**
- * An smtp-server on its own thread, for the speed runs: in the test's thread it would compete
- * with the client for one core and the figures would measure the server, not the client.
- */
-interface ThreadSink {
-  port: number;
-  /** Messages received since the last call, keyed by recipient. */
-  take: () => Promise<Map<string, Buffer>>;
-  close: () => Promise<void>;
-}
-
-const THREAD_SINK = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { SMTPServer } = require(workerData.smtpServer);
-let received = [];
-const server = new SMTPServer({
-  authOptional: true, disabledCommands: ['STARTTLS'], logger: false, hidePIPELINING: workerData.hidePipelining,
-  onData(stream, session, callback) {
-    const chunks = [];
-    stream.on('data', (chunk) => chunks.push(chunk));
-    stream.on('end', () => { received.push([session.envelope.rcptTo[0].address, Buffer.concat(chunks)]); callback(); });
-  },
-});
-server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.server.address().port));
-parentPort.on('message', (command) => {
-  if (command === 'take') { parentPort.postMessage(received); received = []; }
-  else server.close(() => parentPort.close());
-});`;
-
-async function startThreadSink(hidePipelining: boolean): Promise<ThreadSink> {
-  const smtpServer = createRequire(import.meta.url).resolve('smtp-server');
-  const worker = new Worker(THREAD_SINK, { eval: true, workerData: { smtpServer, hidePipelining } });
-  const next = () => new Promise<unknown>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
-  const port = await next();
-  if (typeof port !== 'number') throw new Error(`sink thread sent ${String(port)} instead of its port`);
-  return {
-    port,
-    take: async () => {
-      const reply = next();
-      worker.postMessage('take');
-      const entries = await reply;
-      const received = new Map<string, Buffer>();
-      if (!Array.isArray(entries)) return received;
-      for (const entry of entries as unknown[]) {
-        if (Array.isArray(entry) && typeof entry[0] === 'string' && entry[1] instanceof Uint8Array) {
-          received.set(entry[0], Buffer.from(entry[1].buffer, entry[1].byteOffset, entry[1].byteLength));
-        }
-      }
-      return received;
-    },
-    close: async () => {
-      worker.postMessage('close');
-      await new Promise((resolve) => worker.once('exit', resolve));
-    },
-  };
-}
-
-function expectAllIntact(received: Map<string, Buffer>, messages: SmtpEnvelopeMessage[]): void {
-  expect(received.size).toBe(messages.length);
-  for (const sent of messages) {
-    expect(received.get(sent.recipient)?.equals(expectedBytes(sent.raw)), `bytes of ${sent.recipient}`).toBe(true);
-  }
-}
-
 function selfSignedCertificate(): { key: string; cert: string } {
   const dir = mkdtempSync(join(tmpdir(), 'herald-smtp-client-'));
   try {
@@ -215,53 +141,19 @@ function selfSignedCertificate(): { key: string; cert: string } {
 describe('SMTP client delivery', () => {
   const messages = Array.from({ length: 2000 }, (_, index) => message(index));
 
-  /** Ours gets a short warm-up first: the engine runs for hours, the JIT cost is not its speed. */
-  async function runOurs(hidePipelining: boolean): Promise<number> {
-    const sink = await startThreadSink(hidePipelining);
-    try {
-      const client = pool(sink.port);
-      await Promise.all(messages.slice(0, 200).map((sent) => client.send({ ...sent, recipient: `warm.${sent.recipient}` })));
-      await sink.take();
-      const ours = await timed(() => Promise.all(messages.map((sent) => client.send(sent))));
-      expect(ours.value.filter((result) => result.code !== 250)).toEqual([]);
-      expectAllIntact(await sink.take(), messages);
-      expect(client.stats().connections).toBeLessThanOrEqual(4);
-      return ours.perSecond;
-    } finally {
-      await sink.close();
-    }
-  }
-
-  it('pipelines 2,000 messages over four connections with every byte intact, and shows the speed beside nodemailer', async () => {
-    const ours = await runOurs(false);
-    const sink = await startThreadSink(false);
-    try {
-      const transport = nodemailer.createTransport({ pool: true, host: '127.0.0.1', port: sink.port, maxConnections: 4, ignoreTLS: true });
-      const theirs = await timed(() =>
-        Promise.all(messages.map((sent) => transport.sendMail({ envelope: { from: sent.sender, to: [sent.recipient] }, raw: sent.raw }))),
-      );
-      transport.close();
-      expect((await sink.take()).size).toBe(messages.length);
-      console.log(`2,000 messages, 4 connections: Herald pipelined ${ours} msgs/s, nodemailer pool ${theirs.perSecond} msgs/s (${(ours / theirs.perSecond).toFixed(1)}x)`);
-    } finally {
-      await sink.close();
-    }
-  }, 120_000);
-
-  it('delivers the same 2,000 messages intact in lock-step when the server does not offer PIPELINING', async () => {
-    const ours = await runOurs(true);
-    console.log(`2,000 messages, 4 connections: Herald without PIPELINING ${ours} msgs/s`);
-  });
-
-  it('delivers intact through an smtp-server in this thread too, pipelined and not', async () => {
-    for (const hidePIPELINING of [false, true]) {
+  for (const { mode, hidePIPELINING } of [
+    { mode: 'pipelined', hidePIPELINING: false },
+    { mode: 'in lock-step when the server does not offer PIPELINING', hidePIPELINING: true },
+  ]) {
+    it(`delivers 2,000 messages over four connections with every byte intact, ${mode}`, async () => {
       const server = await startServer({ hidePIPELINING });
-      const some = messages.slice(0, 400);
-      const results = await Promise.all(some.map((sent) => pool(server.port).send(sent)));
+      const client = pool(server.port);
+      const results = await Promise.all(messages.map((sent) => client.send(sent)));
       expect(results.filter((result) => result.code !== 250)).toEqual([]);
-      expectAllReceivedIntact(server, some);
-    }
-  });
+      expectAllReceivedIntact(server, messages);
+      expect(server.connections()).toBeLessThanOrEqual(4);
+    });
+  }
 
   it('answers with the server reply text, enhanced status included', async () => {
     const server = await startServer();
@@ -300,11 +192,11 @@ describe('SMTP client delivery', () => {
     expect(server.connections()).toBe(4);
   });
 
-  it('closes idle connections with QUIT after the idle timeout, and opens a new one for the next send', async () => {
-    let quits = 0;
+  it('closes idle connections after the idle timeout, and opens a new one for the next send', async () => {
+    let closed = 0;
     const server = await startServer({
       onClose() {
-        quits += 1;
+        closed += 1;
       },
     });
     const client = pool(server.port, { timeouts: { idle: 100 } });
@@ -312,7 +204,7 @@ describe('SMTP client delivery', () => {
     expect(client.stats().connections).toBe(1);
     await new Promise((resolve) => setTimeout(resolve, 400));
     expect(client.stats()).toEqual({ connections: 0, queued: 0, inFlight: 0 });
-    expect(quits).toBe(1);
+    expect(closed).toBe(1);
     expect((await client.send(message(1))).code).toBe(250);
     expect(server.connections()).toBe(2);
   });
@@ -398,5 +290,61 @@ describe('SMTP client TLS and AUTH', () => {
       expect(result.reply).not.toContain('wrong-password');
     }
     expect(server.received).toHaveLength(0);
+  });
+});
+
+describe('SMTP client wire format', () => {
+  /** What a receiving server does with the data: find the end, drop each line's escape dot. */
+  function unstuff(wire: Buffer): Buffer {
+    const text = wire.toString('latin1');
+    const body = text === '.\r\n' ? '' : text.slice(0, text.length - 3);
+    expect(text === '.\r\n' || text.endsWith('\r\n.\r\n')).toBe(true);
+    // No early end-of-data, not even one a lenient server would see after a bare LF.
+    expect(/(^|\n)\.\r?\n/.test(body.slice(0, -2))).toBe(false);
+    return Buffer.from(body.replace(/(^|\n)\./g, '$1'), 'latin1');
+  }
+
+  it('dot-stuffs any message so that the server gets back exactly its bytes plus a final CRLF', () => {
+    const piece = fc.constantFrom('.', '..', 'a', ' ', '\r\n', '\n', '\r', 'é');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 40 }), (pieces) => {
+        const raw = Buffer.from(pieces.join(''), 'utf8');
+        const expected = raw.length === 0 ? raw : expectedBytes(raw);
+        expect(unstuff(dotStuff(raw)).equals(expected)).toBe(true);
+      }),
+    );
+  });
+
+  it('parses the same replies however the bytes are split into chunks', () => {
+    const wire = Buffer.from('250-mx.example\r\n250-PIPELINING\r\n250 SIZE 1000\n354 go ahead\r\n550 5.1.1 no such user\r\n');
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 1, max: wire.length - 1 }), { maxLength: 8 }), (cuts) => {
+        const parser = new ReplyParser();
+        const replies: string[] = [];
+        const bounds = [0, ...cuts.sort((a, b) => a - b), wire.length];
+        for (let index = 1; index < bounds.length; index++) {
+          parser.push(wire.subarray(bounds[index - 1], bounds[index]), {
+            reply: (reply) => replies.push(`${reply.code}|${reply.lines.join('|')}`),
+            malformed: (description) => replies.push(`malformed ${description}`),
+          });
+        }
+        expect(replies).toEqual(['250|mx.example|PIPELINING|SIZE 1000', '354|go ahead', '550|5.1.1 no such user']);
+        expect(parser.buffered).toBe(false);
+      }),
+    );
+  });
+
+  it.each([
+    ['a line without a code', 'hello\r\n250 ok\r\n'],
+    ['a code of two digits', '25 ok\r\n'],
+    ['a continuation with another code', '250-first\r\n550 second\r\n'],
+    ['a line that never ends', 'x'.repeat(20_000)],
+  ])('reports %s once as malformed and nothing after it', (_name, input) => {
+    const events: string[] = [];
+    const parser = new ReplyParser();
+    const sink = { reply: () => events.push('reply'), malformed: () => events.push('malformed') };
+    parser.push(Buffer.from(input), sink);
+    parser.push(Buffer.from('250 more\r\n'), sink);
+    expect(events).toEqual(['malformed']);
   });
 });

@@ -16,14 +16,6 @@ const { dkimVerify } = createRequire(import.meta.url)('mailauth/lib/dkim/verify.
   dkimVerify: (input: Buffer, options: { resolver: Resolver }) => Promise<{ results: { status: { result: string } }[] }>;
 };
 
-// Worker threads are async resources of type WORKER, destroyed when the thread is gone: the way
-// to see whether close() left any behind (getActiveResourcesInfo does not list them).
-const liveWorkers = new Set<number>();
-createHook({
-  init: (id, type) => { if (type === 'WORKER') liveWorkers.add(id); },
-  destroy: (id) => { liveWorkers.delete(id); },
-}).enable();
-
 let rsa: DkimKey;
 let ed25519: DkimKey;
 const publicKeys = new Map<string, KeyObject>();
@@ -155,7 +147,18 @@ describe('DkimSignerPool', () => {
   });
 
   it('close() finishes accepted messages, then ends every thread and refuses new work', async () => {
-    const before = new Set(liveWorkers);
+    // Worker threads are async resources of type WORKER, destroyed once the thread is gone: the
+    // way to see whether close() left any behind (getActiveResourcesInfo does not list them).
+    const liveWorkers = new Set<number>();
+    let started = 0;
+    const hook = createHook({
+      init: (id, type) => {
+        if (type !== 'WORKER') return;
+        liveWorkers.add(id);
+        started += 1;
+      },
+      destroy: (id) => { liveWorkers.delete(id); },
+    }).enable();
     const own = new DkimSignerPool({ threads: 2 });
     const accepted = own.signMany([message(1), message(2), message(3)], [rsa]);
     await own.close();
@@ -163,9 +166,9 @@ describe('DkimSignerPool', () => {
     expect(own.threadIds).toEqual([-1, -1]);
     await expect(own.sign(message(4), [rsa])).rejects.toThrow(/closed/);
     // Destroy hooks are emitted a little after a thread's exit event, so give them a moment.
-    const leftOver = (): number[] => [...liveWorkers].filter((id) => !before.has(id));
-    for (let wait = 0; wait < 50 && leftOver().length > 0; wait += 1) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(leftOver()).toEqual([]);
+    for (let wait = 0; wait < 50 && liveWorkers.size > 0; wait += 1) await new Promise((resolve) => setTimeout(resolve, 20));
+    hook.disable();
+    expect([started, liveWorkers.size]).toEqual([2, 0]);
   });
 });
 
@@ -216,7 +219,8 @@ describe('DkimSignerPool throughput', () => {
     const raws = Array.from({ length: 3000 }, (_, index) => composedMessage(index));
     expect(await passesMailauth(await pool.sign(raws[0] as string, [rsa]))).toBe(true);
     const sample = await pool.signMany(raws.slice(0, threads * 64), [rsa]);
-    const signers = await rawSigners(threads, rsa.privateKey, signedData(sample[0] as string).data, raws.length / threads);
+    const perThread = Math.ceil(raws.length / threads);
+    const signers = await rawSigners(threads, rsa.privateKey, signedData(sample[0] as string).data, perThread);
 
     // Interleaved rounds, best of each: the machine may be shared, and noise only ever slows down.
     const best = (a: Rate | undefined, b: Rate): Rate => ({
@@ -226,7 +230,7 @@ describe('DkimSignerPool throughput', () => {
     let raw: Rate | undefined;
     let pooled: Rate | undefined;
     for (let round = 0; round < 3; round += 1) {
-      raw = best(raw, await measure(raws.length, signers.run));
+      raw = best(raw, await measure(perThread * threads, signers.run));
       pooled = best(pooled, await measure(raws.length, () => pool.signMany(raws, [rsa])));
     }
     await signers.stop();

@@ -201,6 +201,7 @@ describe('dkimSign', () => {
     expect(() => dkimSign(message('x\r\n'), [{ ...rsa, algorithm: 'ed25519-sha256' }])).toThrow(HeraldError);
     expect(() => dkimSign(message('x\r\n'), [{ ...rsa, privateKey: 'not a key' }])).toThrow(/not a PEM private key/);
     expect(() => dkimSign(message('x\r\n'), [{ ...rsa, selector: 'a; b=1' }])).toThrow(/not a valid selector/);
+    expect(() => dkimSign(message('x\r\n'), [rsa], { headers: ['from', 'x: y'] })).toThrow(/not a header field name/);
   });
 
   it('signs an unterminated last line as it arrives after SMTP adds the CRLF', async () => {

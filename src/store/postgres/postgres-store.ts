@@ -18,6 +18,11 @@ import {
   type OutboxEntry,
   type Store,
   type Submission,
+  type Template,
+  type TemplateRevision,
+  type TemplateSummary,
+  type TemplateVersion,
+  type TemplateVersionSummary,
 } from '../store.js';
 import { migratePostgres } from './postgres-migrations.js';
 import {
@@ -31,6 +36,7 @@ import {
   type MessageRow,
   type WorkspaceRow,
 } from './postgres-rows.js';
+import * as templates from './postgres-templates.js';
 
 export interface PostgresStoreOptions {
   connectionString: string;
@@ -299,14 +305,14 @@ export class PostgresStore implements Store {
       );
       const held = new Set(rows.map((row) => row.id));
       const kept = records.filter((r) => held.has(r.messageId));
-      await this.#insertEvents(client, kept.map((r) => r.event));
+      await this.#insertEvents(client, kept.flatMap((r) => (r.event ? [r.event] : [])));
       const captured = kept.filter((r) => r.captured !== undefined);
       if (captured.length > 0) {
         await client.query(
           `INSERT INTO outbox (message_id, workspace_id, raw, captured_at)
            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
            ON CONFLICT (message_id) DO UPDATE SET raw = excluded.raw, captured_at = excluded.captured_at`,
-          [captured.map((r) => r.messageId), captured.map((r) => r.event.workspaceId), captured.map((r) => r.captured), captured.map((r) => r.now)],
+          [captured.map((r) => r.messageId), captured.map((r) => r.workspaceId), captured.map((r) => r.captured), captured.map((r) => r.now)],
         );
       }
       return held.size;
@@ -356,4 +362,38 @@ export class PostgresStore implements Store {
     const result = await this.#pool.query('DELETE FROM idempotency_keys WHERE created_at < $1', [before]);
     return result.rowCount ?? 0;
   }
+
+  // ---- Templates: delegated to postgres-templates.ts --------------------------------------------
+  async createTemplate(template: Template, first: TemplateVersion): Promise<void> {
+    await templates.createTemplate(this.#pool, template, first);
+  }
+
+  async reviseTemplate(revision: TemplateRevision): Promise<Template | null> {
+    return templates.reviseTemplate(this.#pool, revision);
+  }
+
+  async findTemplate(workspaceId: string, id: string): Promise<Template | null> {
+    return templates.findTemplate(this.#pool, workspaceId, id);
+  }
+
+  async listTemplates(workspaceId: string, options: { before?: string; limit: number }): Promise<TemplateSummary[]> {
+    return templates.listTemplates(this.#pool, workspaceId, options);
+  }
+
+  async getTemplateVersion(workspaceId: string, templateId: string, version: number): Promise<TemplateVersion | null> {
+    return templates.getTemplateVersion(this.#pool, workspaceId, templateId, version);
+  }
+
+  async listTemplateVersions(
+    workspaceId: string,
+    templateId: string,
+    options: { before?: number; limit: number },
+  ): Promise<TemplateVersionSummary[]> {
+    return templates.listTemplateVersions(this.#pool, workspaceId, templateId, options);
+  }
+
+  async deleteTemplate(workspaceId: string, id: string, at: string): Promise<boolean> {
+    return templates.deleteTemplate(this.#pool, workspaceId, id, at);
+  }
+  // ---- end of templates ---------------------------------------------------------------------
 }

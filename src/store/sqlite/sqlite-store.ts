@@ -22,6 +22,11 @@ import {
   type OutboxEntry,
   type Store,
   type Submission,
+  type Template,
+  type TemplateRevision,
+  type TemplateSummary,
+  type TemplateVersion,
+  type TemplateVersionSummary,
 } from '../store.js';
 import type { Content } from '../../core/types.js';
 import { migrateSqlite } from './sqlite-migrations.js';
@@ -36,6 +41,7 @@ import {
   type MessageRow,
   type WorkspaceRow,
 } from './sqlite-rows.js';
+import * as templates from './sqlite-templates.js';
 
 export interface SqliteStoreOptions {
   /** Path of the database file, or ':memory:'. */
@@ -58,6 +64,7 @@ export class SqliteStore implements Store {
   readonly backend = 'sqlite' as const;
   readonly #db: Database;
   readonly #statements = new Map<string, Statement>();
+  #acceptQueue: { submission: Submission; resolve: (outcome: AcceptOutcome) => void; reject: (error: unknown) => void }[] = [];
 
   constructor(options: SqliteStoreOptions) {
     const config = Object.freeze({ ...options });
@@ -178,34 +185,74 @@ export class SqliteStore implements Store {
     }
   }
 
-  async accept(submission: Submission): Promise<AcceptOutcome> {
-    const run = this.#db.transaction((): AcceptOutcome => {
-      const idem = submission.idempotency;
-      if (idem) {
-        const prior = this.#sql(
-          'SELECT request_hash, response, created_at FROM idempotency_keys WHERE workspace_id = ? AND key = ?',
-        ).get(submission.workspaceId, idem.key) as { request_hash: string; response: string; created_at: string } | undefined;
-        if (prior && prior.created_at >= idem.notBefore) {
-          if (prior.request_hash !== idem.requestHash) return { kind: 'conflict' };
-          return { kind: 'replayed', response: JSON.parse(prior.response) };
-        }
-        this.#sql(
-          `INSERT INTO idempotency_keys (workspace_id, key, request_hash, response, created_at) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (workspace_id, key) DO UPDATE SET request_hash = excluded.request_hash,
-             response = excluded.response, created_at = excluded.created_at`,
-        ).run(submission.workspaceId, idem.key, idem.requestHash, JSON.stringify(idem.response), submission.now);
+  /** One submission's writes; runs inside the group commit, as a savepoint of its own. */
+  #acceptOne(submission: Submission): AcceptOutcome {
+    const idem = submission.idempotency;
+    if (idem) {
+      const prior = this.#sql(
+        'SELECT request_hash, response, created_at FROM idempotency_keys WHERE workspace_id = ? AND key = ?',
+      ).get(submission.workspaceId, idem.key) as { request_hash: string; response: string; created_at: string } | undefined;
+      if (prior && prior.created_at >= idem.notBefore) {
+        if (prior.request_hash !== idem.requestHash) return { kind: 'conflict' };
+        return { kind: 'replayed', response: JSON.parse(prior.response) };
       }
-      this.#sql('INSERT INTO contents (id, workspace_id, body, created_at) VALUES (?, ?, ?, ?)').run(
-        submission.content.id,
-        submission.workspaceId,
-        JSON.stringify(submission.content.body),
-        submission.now,
-      );
-      for (const message of submission.messages) this.#insertMessage(message);
-      for (const event of submission.events) this.#insertEvent(event);
-      return { kind: 'accepted' };
+      this.#sql(
+        `INSERT INTO idempotency_keys (workspace_id, key, request_hash, response, created_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (workspace_id, key) DO UPDATE SET request_hash = excluded.request_hash,
+           response = excluded.response, created_at = excluded.created_at`,
+      ).run(submission.workspaceId, idem.key, idem.requestHash, JSON.stringify(idem.response), submission.now);
+    }
+    this.#sql('INSERT INTO contents (id, workspace_id, body, created_at) VALUES (?, ?, ?, ?)').run(
+      submission.content.id,
+      submission.workspaceId,
+      JSON.stringify(submission.content.body),
+      submission.now,
+    );
+    for (const message of submission.messages) this.#insertMessage(message);
+    for (const event of submission.events) this.#insertEvent(event);
+    return { kind: 'accepted' };
+  }
+
+  /**
+   * Group commit: submissions that arrive while the event loop is busy are written in one
+   * transaction, so one fsync acknowledges all of them instead of one fsync each (with
+   * synchronous=FULL the fsync, not the SQL, bounds intake). Each submission is a savepoint of
+   * its own, so one that fails rolls back alone; none is answered before the commit.
+   */
+  accept(submission: Submission): Promise<AcceptOutcome> {
+    return new Promise((resolve, reject) => {
+      this.#acceptQueue.push({ submission, resolve, reject });
+      if (this.#acceptQueue.length === 1) setImmediate(() => this.#commitAccepts());
     });
-    return run.immediate();
+  }
+
+  #commitAccepts(): void {
+    const group = this.#acceptQueue;
+    this.#acceptQueue = [];
+    const one = this.#db.transaction((submission: Submission) => this.#acceptOne(submission));
+    let results: ({ ok: AcceptOutcome } | { error: unknown })[];
+    try {
+      results = this.#db
+        .transaction(() =>
+          group.map((item) => {
+            try {
+              return { ok: one(item.submission) };
+            } catch (error) {
+              return { error };
+            }
+          }),
+        )
+        .immediate();
+    } catch (error) {
+      for (const item of group) item.reject(error);
+      return;
+    }
+    results.forEach((result, i) => {
+      const item = group[i];
+      if (!item) return;
+      if ('ok' in result) item.resolve(result.ok);
+      else item.reject(result.error);
+    });
   }
 
   async getMessage(workspaceId: string, id: string): Promise<Message | null> {
@@ -278,11 +325,11 @@ export class SqliteStore implements Store {
         ).run(r.status, r.attempts, r.dueAt, r.lastReply, r.bounceClass, r.now, r.messageId, r.owner).changes;
         if (changes !== 1) continue;
         held += 1;
-        this.#insertEvent(r.event);
+        if (r.event) this.#insertEvent(r.event);
         if (r.captured !== undefined) {
           this.#sql('INSERT OR REPLACE INTO outbox (message_id, workspace_id, raw, captured_at) VALUES (?, ?, ?, ?)').run(
             r.messageId,
-            r.event.workspaceId,
+            r.workspaceId,
             r.captured,
             r.now,
           );
@@ -341,4 +388,38 @@ export class SqliteStore implements Store {
   async pruneIdempotency(before: string): Promise<number> {
     return this.#sql('DELETE FROM idempotency_keys WHERE created_at < ?').run(before).changes;
   }
+
+  // ---- Templates: delegated to sqlite-templates.ts --------------------------------------------
+  async createTemplate(template: Template, first: TemplateVersion): Promise<void> {
+    templates.createTemplate(this.#db, template, first);
+  }
+
+  async reviseTemplate(revision: TemplateRevision): Promise<Template | null> {
+    return templates.reviseTemplate(this.#db, revision);
+  }
+
+  async findTemplate(workspaceId: string, id: string): Promise<Template | null> {
+    return templates.findTemplate(this.#db, workspaceId, id);
+  }
+
+  async listTemplates(workspaceId: string, options: { before?: string; limit: number }): Promise<TemplateSummary[]> {
+    return templates.listTemplates(this.#db, workspaceId, options);
+  }
+
+  async getTemplateVersion(workspaceId: string, templateId: string, version: number): Promise<TemplateVersion | null> {
+    return templates.getTemplateVersion(this.#db, workspaceId, templateId, version);
+  }
+
+  async listTemplateVersions(
+    workspaceId: string,
+    templateId: string,
+    options: { before?: number; limit: number },
+  ): Promise<TemplateVersionSummary[]> {
+    return templates.listTemplateVersions(this.#db, workspaceId, templateId, options);
+  }
+
+  async deleteTemplate(workspaceId: string, id: string, at: string): Promise<boolean> {
+    return templates.deleteTemplate(this.#db, workspaceId, id, at);
+  }
+  // ---- end of templates ---------------------------------------------------------------------
 }

@@ -18,6 +18,7 @@ import { isIP } from 'node:net';
 import { HeraldError } from '../../core/errors.js';
 import { SmtpPool, type SmtpPoolOptions, type SmtpResult } from '../smtp/smtp-pool.js';
 import type { OutgoingMessage, Transport, TransportResult, TransportStats } from '../transport.js';
+import type { TrafficShaper } from '../shaping/traffic-shaper.js';
 import { MxResolver, type MxHost, type MxResolverOptions } from './mx-resolver.js';
 
 export interface MxTransportOptions {
@@ -33,6 +34,11 @@ export interface MxTransportOptions {
   allowPrivate?: boolean;
   /** Per-step SMTP timeouts for every MX host, ms; the pool's defaults otherwise. */
   timeouts?: SmtpPoolOptions['timeouts'];
+  /**
+   * Limits per destination (MX provider): connections, messages per connection and per minute,
+   * adapting to throttling replies. A message over a destination's budget is held, not tried.
+   */
+  shaper?: TrafficShaper;
   now?: () => number;
 }
 
@@ -68,6 +74,12 @@ export class MxTransport implements Transport {
   readonly #timeouts: SmtpPoolOptions['timeouts'];
   readonly #now: () => number;
   readonly #pools = new Map<string, PoolEntry>();
+  readonly #shaper: TrafficShaper | undefined;
+  /**
+   * Per destination, the next free send slot handed to a held message: held messages are spread
+   * over the destination's rate instead of all coming back at the same moment.
+   */
+  readonly #nextSlot = new Map<string, number>();
   /** Sends not yet finished, so `close()` can let them finish first. */
   readonly #sending = new Set<Promise<TransportResult>>();
   /** Pools dropped for idleness and still saying QUIT. */
@@ -96,6 +108,7 @@ export class MxTransport implements Transport {
     this.#maxConnectionsPerHost = options.maxConnectionsPerHost ?? DEFAULT_CONNECTIONS_PER_HOST;
     this.#timeouts = options.timeouts === undefined ? undefined : Object.freeze({ ...options.timeouts });
     this.#now = options.now ?? Date.now;
+    this.#shaper = options.shaper;
     this.#resolver = new MxResolver({ now: this.#now, ...options.resolver, allowPrivate: options.allowPrivate ?? false });
   }
 
@@ -146,6 +159,23 @@ export class MxTransport implements Transport {
   }
 
   async #sendToHosts(hosts: readonly MxHost[], message: OutgoingMessage): Promise<TransportResult> {
+    const first = hosts[0];
+    if (this.#shaper === undefined || first === undefined) return this.#tryHosts(hosts, message);
+    const destination = this.#shaper.destinationOf(first.exchange);
+    const admission = this.#shaper.admit(destination);
+    if (!admission.ok) {
+      return {
+        code: 0,
+        reply: `4.7.0 held by traffic shaping for ${destination} (${admission.reason}); not attempted`,
+        holdMs: this.#holdFor(destination, admission.retryAfterMs, admission.reason),
+      };
+    }
+    const result = await this.#tryHosts(hosts, message);
+    admission.release(result);
+    return result;
+  }
+
+  async #tryHosts(hosts: readonly MxHost[], message: OutgoingMessage): Promise<TransportResult> {
     const candidates = hosts.flatMap((host) => host.addresses.map((address) => ({ host, address }))).slice(0, MAX_ADDRESSES_TRIED);
     let last: TransportResult = { code: 0, reply: '4.4.4 no MX address to try' };
     for (const [index, { host, address }] of candidates.entries()) {
@@ -174,8 +204,8 @@ export class MxTransport implements Transport {
             tls: { rejectUnauthorized: false, servername: host.exchange },
             clientName: this.#clientName,
           },
-          maxConnections: this.#maxConnectionsPerHost,
-          maxMessagesPerConnection: MAX_MESSAGES_PER_CONNECTION,
+          maxConnections: Math.min(this.#maxConnectionsPerHost, this.#limits(host).maxConnections),
+          maxMessagesPerConnection: this.#limits(host).messagesPerConnection,
           ...(this.#timeouts === undefined ? {} : { timeouts: this.#timeouts }),
         }),
         lastUsed: now,
@@ -186,9 +216,30 @@ export class MxTransport implements Transport {
     return entry.pool;
   }
 
+  /**
+   * How long a held message waits. Over the rate, each held message takes the next free slot of
+   * the destination's rate, so they come back spread out rather than all at once; with every
+   * connection busy, a short wait with jitter, since a slot frees as soon as a send finishes.
+   */
+  #holdFor(destination: string, retryAfterMs: number, reason: 'rate' | 'connections'): number {
+    if (reason === 'connections' || this.#shaper === undefined) return Math.round(retryAfterMs / 4 + Math.random() * retryAfterMs);
+    const now = this.#now();
+    const perMinute = Math.max(1, this.#shaper.limitsOf(destination).messagesPerMinute);
+    const slot = Math.max(now + retryAfterMs, this.#nextSlot.get(destination) ?? 0);
+    this.#nextSlot.set(destination, slot + 60_000 / perMinute);
+    return slot - now;
+  }
+
+  /** The shaping limits for an MX host's destination; without a shaper, the transport's defaults. */
+  #limits(host: MxHost): { maxConnections: number; messagesPerConnection: number } {
+    if (this.#shaper === undefined) return { maxConnections: this.#maxConnectionsPerHost, messagesPerConnection: MAX_MESSAGES_PER_CONNECTION };
+    return this.#shaper.limitsOf(this.#shaper.destinationOf(host.exchange));
+  }
+
   #dropIdlePools(now: number): void {
     if (now - this.#lastSweep < SWEEP_EVERY_MS) return;
     this.#lastSweep = now;
+    for (const [destination, slot] of this.#nextSlot) if (slot < now) this.#nextSlot.delete(destination);
     for (const [key, entry] of this.#pools) {
       const stats = entry.pool.stats();
       if (now - entry.lastUsed < IDLE_POOL_MS || stats.connections + stats.queued + stats.inFlight > 0) continue;

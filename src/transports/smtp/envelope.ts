@@ -7,8 +7,7 @@
  */
 import type { Capabilities } from './capabilities.js';
 import { dotStuff, hasEightBitBytes } from './dot-stuff.js';
-import type { SmtpOutcome } from './smtp-reply.js';
-import type { SmtpEnvelopeMessage } from './smtp-pool.js';
+import type { SmtpEnvelopeMessage, SmtpResult } from './smtp-pool.js';
 
 export interface PreparedTransaction {
   readonly mailCommand: string;
@@ -17,12 +16,11 @@ export interface PreparedTransaction {
   readonly data: Buffer;
 }
 
-export type Preparation = { ok: true; transaction: PreparedTransaction } | { ok: false; refusal: SmtpOutcome };
+export type Preparation = { ok: true; transaction: PreparedTransaction } | { ok: false; refusal: SmtpResult };
 
 /** CR or LF would end the command line early and let the rest be read as a new command. */
 const UNSAFE_IN_ADDRESS = /[\r\n<>\0]/;
-// eslint-disable-next-line no-control-regex -- the point is to find bytes outside ASCII.
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 export function prepareTransaction(message: SmtpEnvelopeMessage, capabilities: Capabilities): Preparation {
   const { sender, recipient } = message;

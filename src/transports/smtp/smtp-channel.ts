@@ -58,10 +58,6 @@ export class SmtpChannel {
     return this.#waiters.length;
   }
 
-  get ended(): boolean {
-    return this.#ended;
-  }
-
   /** Writes without waiting; `onFlushed` runs once the bytes are handed to the kernel. */
   write(data: string | Buffer, onFlushed?: () => void): void {
     if (this.#ended) return;

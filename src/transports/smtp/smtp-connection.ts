@@ -23,8 +23,8 @@ import { NO_CAPABILITIES, type Capabilities } from './capabilities.js';
 import { prepareTransaction, type Preparation, type PreparedTransaction } from './envelope.js';
 import { SmtpChannel, type ReplyWaiter } from './smtp-channel.js';
 import { handshake } from './smtp-handshake.js';
-import type { SmtpEnvelopeMessage, SmtpTarget } from './smtp-pool.js';
-import { SmtpFailure, type SmtpOutcome, type SmtpReply } from './smtp-reply.js';
+import type { SmtpEnvelopeMessage, SmtpResult, SmtpTarget } from './smtp-pool.js';
+import { SmtpFailure, type SmtpReply } from './smtp-reply.js';
 import { connectTcp, upgradeToTls } from './socket-open.js';
 
 export interface ConnectionTimeouts {
@@ -64,7 +64,7 @@ const MAX_PIPELINE_DEPTH = 16;
 /** Below this, a write is flushed at once and the final reply's clock needs no restart. */
 const LARGE_DATA_BYTES = 64 * 1024;
 
-type Settle = (outcome: SmtpOutcome) => void;
+type Settle = (result: SmtpResult) => void;
 
 interface Transaction {
   readonly prepared: PreparedTransaction;
@@ -150,7 +150,7 @@ export class SmtpConnection {
     try {
       preparation = prepareTransaction(message, this.#capabilities);
     } catch (error) {
-      settle(SmtpFailure.from(error, 'internal error preparing the message').toOutcome());
+      settle(SmtpFailure.from(error, 'internal error preparing the message').toResult());
       return;
     }
     if (!preparation.ok) {
@@ -231,14 +231,14 @@ export class SmtpConnection {
         if (transaction.rejection !== null) {
           // An invitation to send data for a transaction the server refused: its idea of the
           // session differs from ours, so nothing it says next can be matched to a command.
-          this.#settle(transaction, outcomeOf(transaction.rejection));
+          this.#settle(transaction, resultOf(transaction.rejection));
           channel.fail(SmtpFailure.noReply(`${this.#label} answered 354 to DATA after refusing MAIL FROM or RCPT TO`));
           return;
         }
         const final: ReplyWaiter = {
           timeoutMs: this.#settings.timeouts.data,
           what: 'the reply to the message data',
-          onReply: (finalReply) => this.#settle(transaction, outcomeOf(finalReply)),
+          onReply: (finalReply) => this.#settle(transaction, resultOf(finalReply)),
         };
         channel.expect(final);
         const { data } = transaction.prepared;
@@ -264,12 +264,12 @@ export class SmtpConnection {
       });
     }
     const rejection = transaction.rejection;
-    this.#settle(transaction, rejection === null ? { code: 0, reply: 'internal error: transaction abandoned without a reply' } : outcomeOf(rejection));
+    this.#settle(transaction, rejection === null ? { code: 0, reply: 'internal error: transaction abandoned without a reply' } : resultOf(rejection));
   }
 
-  #settle(transaction: Transaction, outcome: SmtpOutcome): void {
+  #settle(transaction: Transaction, result: SmtpResult): void {
     if (!this.#inFlight.delete(transaction)) return;
-    transaction.settle(outcome);
+    transaction.settle(result);
     if (this.#inFlight.size === 0 && this.#state === CONNECTION_STATE.ready) {
       if (this.#retiring || this.#started >= this.#settings.maxMessages) {
         this.#sendQuit();
@@ -291,7 +291,7 @@ export class SmtpConnection {
     this.#inFlight.clear();
     for (const transaction of unfinished) {
       // A refusal already received decided that message; the failure decides the rest.
-      transaction.settle(transaction.rejection === null ? failure.toOutcome() : outcomeOf(transaction.rejection));
+      transaction.settle(transaction.rejection === null ? failure.toResult() : resultOf(transaction.rejection));
     }
     this.#markClosed();
   }
@@ -336,6 +336,6 @@ export class SmtpConnection {
   }
 }
 
-function outcomeOf(reply: SmtpReply): SmtpOutcome {
+function resultOf(reply: SmtpReply): SmtpResult {
   return { code: reply.code, reply: reply.text };
 }

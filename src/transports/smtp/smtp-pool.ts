@@ -15,7 +15,7 @@
  */
 import { HeraldError } from '../../core/errors.js';
 import { CONNECTION_STATE, SmtpConnection, type ConnectionSettings, type ConnectionTimeouts } from './smtp-connection.js';
-import type { SmtpFailure, SmtpOutcome } from './smtp-reply.js';
+import type { SmtpFailure } from './smtp-reply.js';
 
 export interface SmtpTarget {
   host: string;
@@ -76,7 +76,7 @@ const DEFAULT_MAX_MESSAGES_PER_CONNECTION = 1000;
 
 interface WaitingSend {
   readonly message: SmtpEnvelopeMessage;
-  readonly settle: (outcome: SmtpOutcome) => void;
+  readonly settle: (result: SmtpResult) => void;
 }
 
 export class SmtpPool {
@@ -172,12 +172,12 @@ export class SmtpPool {
     while (this.#queued() > 0 && connection.canTake()) {
       const waiting = this.#next();
       if (waiting === undefined) return;
-      connection.take(waiting.message, (outcome) => this.#settled(waiting, outcome));
+      connection.take(waiting.message, (result) => this.#settled(waiting, result));
     }
   }
 
-  #settled(waiting: WaitingSend, outcome: SmtpOutcome): void {
-    waiting.settle(outcome);
+  #settled(waiting: WaitingSend, result: SmtpResult): void {
+    waiting.settle(result);
     this.#checkDrained();
   }
 
@@ -220,8 +220,8 @@ export class SmtpPool {
    */
   #failWaitingIfAlone(failure: SmtpFailure): void {
     if (this.#connections.size > 0) return;
-    const outcome = failure.toOutcome();
-    for (let waiting = this.#next(); waiting !== undefined; waiting = this.#next()) waiting.settle({ ...outcome });
+    const result = failure.toResult();
+    for (let waiting = this.#next(); waiting !== undefined; waiting = this.#next()) waiting.settle({ ...result });
     this.#checkDrained();
   }
 

@@ -4,6 +4,7 @@
  * reply at all, code 0). Both carry the code and enhanced status as fields, so callers never
  * parse them back out of a message string.
  */
+import type { SmtpResult } from './smtp-pool.js';
 
 const ENHANCED_STATUS = /^([245]\.\d{1,3}\.\d{1,3})(?:\s|$)/;
 
@@ -36,12 +37,6 @@ export class SmtpReply {
     const body = this.lines.filter((line) => line.length > 0).join(' ');
     return body.length > 0 ? `${this.code} ${body}` : String(this.code);
   }
-}
-
-/** What a message's promise resolves to; mirrors the pool's public `SmtpResult`. */
-export interface SmtpOutcome {
-  code: number;
-  reply: string;
 }
 
 /**
@@ -79,7 +74,7 @@ export class SmtpFailure extends Error {
     return SmtpFailure.noReply(`${context}: ${message}`, error);
   }
 
-  toOutcome(): SmtpOutcome {
+  toResult(): SmtpResult {
     return { code: this.code, reply: this.reply };
   }
 }
