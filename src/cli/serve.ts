@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { API_VERSION, buildApp } from '../api/app.js';
 import { Engine } from '../engine/engine.js';
+import { MessageSigner } from '../engine/message-signer.js';
+import { loadDkimKeys } from '../mime/dkim-keys.js';
+import { DkimSignerPool } from '../mime/dkim-pool.js';
 import { createLogger } from '../lib/logger.js';
 import type { CreatedKey } from '../services/keys.js';
 import { IDEMPOTENCY_WINDOW_MS } from '../services/send.js';
@@ -63,6 +66,14 @@ export function registerServe(program: Command): void {
           claimChunk: config.claimChunk,
           concurrency: config.deliveryConcurrency,
           pollIntervalSeconds: config.pollInterval,
+          ...(config.dkimKey && config.dkimKey.length > 0
+            ? {
+                signer: new MessageSigner(
+                  new DkimSignerPool(config.dkimThreads > 0 ? { threads: config.dkimThreads } : {}),
+                  loadDkimKeys(config.dkimKey),
+                ),
+              }
+            : {}),
         });
         const running = engine;
         deps.wake = () => running.wake();

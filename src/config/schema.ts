@@ -57,6 +57,8 @@ export interface HeraldConfig {
   mxPort: number;
   heloName: string | undefined;
   allowPrivateMx: boolean;
+  dkimKey: string[] | undefined;
+  dkimThreads: number;
 }
 
 export const SETTINGS: readonly Setting[] = [
@@ -89,6 +91,8 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'mxPort', flag: '--mx-port <port>', env: 'HERALD_MX_PORT', kind: 'port', default: 25, description: 'SMTP port on MX hosts (25; other values only for tests)' },
   { key: 'heloName', flag: '--helo-name <host>', env: 'HERALD_HELO_NAME', kind: 'string', default: undefined, description: 'EHLO name for outgoing SMTP; default: this host name (should match its reverse DNS)' },
   { key: 'allowPrivateMx', flag: '--allow-private-mx <bool>', env: 'HERALD_ALLOW_PRIVATE_MX', kind: 'bool', default: false, description: 'deliver to MX hosts at loopback or private addresses (closed networks, tests)' },
+  { key: 'dkimKey', flag: '--dkim-key <spec...>', env: 'HERALD_DKIM_KEY', kind: 'list', default: undefined, description: 'sign mail from a domain: domain:selector:/path/key.pem (RSA or Ed25519; repeat for dual signatures or a new selector)' },
+  { key: 'dkimThreads', flag: '--dkim-threads <n>', env: 'HERALD_DKIM_THREADS', kind: 'int', default: 0, min: 0, description: 'worker threads that sign (0: one per core)' },
   { key: 'smtpAllowInsecureAuth', flag: '--smtp-allow-insecure-auth <bool>', env: 'HERALD_SMTP_ALLOW_INSECURE_AUTH', kind: 'bool', default: false, description: 'offer SMTP AUTH before STARTTLS (trusted networks only)' },
   { key: 'pollInterval', flag: '--poll-interval <seconds>', env: 'HERALD_POLL_INTERVAL', kind: 'seconds', default: 1, min: 0.01, description: 'how often an idle worker looks for due messages' },
   { key: 'shutdownTimeout', flag: '--shutdown-timeout <seconds>', env: 'HERALD_SHUTDOWN_TIMEOUT', kind: 'seconds', default: 30, min: 0, description: 'how long SIGTERM waits for in-flight work' },

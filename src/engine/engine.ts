@@ -21,6 +21,7 @@ import type { ClaimedMessage, Store } from '../store/store.js';
 import type { Transport } from '../transports/transport.js';
 import { outcomeOfAttempt, outcomeOfExpiry, outcomeOfFailure, type OutcomeContext } from './attempt-outcome.js';
 import { MessageBuilder } from './message-builder.js';
+import type { MessageSigner } from './message-signer.js';
 import { OutcomeWriter } from './outcome-writer.js';
 
 export interface EngineOptions {
@@ -37,6 +38,8 @@ export interface EngineOptions {
   /** Deliveries in flight at once. */
   concurrency: number;
   pollIntervalSeconds: number;
+  /** Signs with the From domain's DKIM keys; none: mail leaves unsigned. */
+  signer?: MessageSigner;
   random?: () => number;
 }
 
@@ -170,13 +173,25 @@ export class Engine {
       this.#writer.add(outcomeOfExpiry(this.#context(now), message));
       return;
     }
-    let outgoing;
+    let built;
     try {
-      outgoing = await this.#builder.build(message, now);
+      built = await this.#builder.build(message, now);
     } catch (error) {
       this.#o.logger.warn({ err: error, messageId: message.id }, 'message could not be composed');
       this.#writer.add(outcomeOfFailure(this.#context(now), message, `composition failed: ${(error as Error).message}`));
       return;
+    }
+    let outgoing = built.outgoing;
+    if (this.#o.signer) {
+      try {
+        outgoing = await this.#o.signer.sign(outgoing, built.fromDomain);
+      } catch (error) {
+        // A signer fault (a worker thread died) is ours, not the message's: try again later.
+        this.#o.logger.error({ err: error, messageId: message.id }, 'DKIM signing failed');
+        const result = { code: 0, reply: `4.3.0 DKIM signing failed: ${(error as Error).message}` };
+        this.#writer.add(outcomeOfAttempt(this.#context(now), message, 'dkim', result));
+        return;
+      }
     }
     const result = await this.#o.transport.send(outgoing);
     this.#attempted += 1;
@@ -207,5 +222,6 @@ export class Engine {
     const released = await this.#o.store.releaseLeases(this.#o.owner, this.#o.clock.now().toISOString());
     if (released > 0) this.#o.logger.info({ released }, 'returned leased messages to the queue');
     await this.#o.transport.close();
+    await this.#o.signer?.close();
   }
 }

@@ -12,6 +12,25 @@ import type { OutgoingMessage } from '../transports/transport.js';
 
 type StructuredContent = Extract<Content, { kind: 'structured' }>;
 
+/** A built message and the domain of its From header, whose keys sign it. */
+export interface BuiltMessage {
+  outgoing: OutgoingMessage;
+  fromDomain: string | null;
+}
+
+const FROM_HEADER = /^From:[^\r\n]*?([^\s<@"]+@([^\s>"]+))/im;
+
+function domainOf(address: string): string {
+  return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+}
+
+/** The From domain of a relayed message, read from its header block. */
+function fromDomainOfRaw(raw: string): string | null {
+  const end = raw.indexOf('\r\n\r\n');
+  const match = FROM_HEADER.exec(end < 0 ? raw : raw.slice(0, end));
+  return match?.[2]?.toLowerCase() ?? null;
+}
+
 export class MessageBuilder {
   readonly #composers = new Map<string, MessageComposer>();
   readonly #capacity: number;
@@ -37,12 +56,14 @@ export class MessageBuilder {
   }
 
   /** The message as it will be handed to the transport. Throws when the content cannot be composed. */
-  async build(message: ClaimedMessage, now: Date): Promise<OutgoingMessage> {
+  async build(message: ClaimedMessage, now: Date): Promise<BuiltMessage> {
     const content = message.content;
     const out = { id: message.id, sender: message.sender, recipient: message.recipient };
     if (content.kind === 'raw') {
-      return { ...out, raw: content.encoding === 'base64' ? Buffer.from(content.raw, 'base64') : content.raw };
+      if (content.encoding === 'base64') return { outgoing: { ...out, raw: Buffer.from(content.raw, 'base64') }, fromDomain: null };
+      return { outgoing: { ...out, raw: content.raw }, fromDomain: fromDomainOfRaw(content.raw) };
     }
+    const fromDomain = domainOf(content.from.email);
     const parts = {
       to: content.to.length > 0 ? content.to : [{ email: message.recipient }],
       subject: content.subject,
@@ -53,8 +74,8 @@ export class MessageBuilder {
     };
     if (content.attachments.length > 0) {
       const shared = { from: content.from, cc: content.cc, replyTo: content.replyTo, headers: content.headers };
-      return { ...out, raw: await composeWithAttachments(shared, parts, content.attachments) };
+      return { outgoing: { ...out, raw: await composeWithAttachments(shared, parts, content.attachments) }, fromDomain };
     }
-    return { ...out, raw: this.#composerFor(message.contentId, content).compose(parts) };
+    return { outgoing: { ...out, raw: this.#composerFor(message.contentId, content).compose(parts) }, fromDomain };
   }
 }

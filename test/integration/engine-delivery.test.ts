@@ -5,7 +5,12 @@
  */
 import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Engine } from '../../src/engine/engine.js';
+import { MessageSigner } from '../../src/engine/message-signer.js';
+import { loadDkimKeys } from '../../src/mime/dkim-keys.js';
+import { DkimSignerPool } from '../../src/mime/dkim-pool.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { getMessage } from '../../src/services/messages.js';
 import { listOutbox, getOutboxRaw } from '../../src/services/outbox.js';
@@ -13,8 +18,9 @@ import { sendEmail } from '../../src/services/send.js';
 import { CaptureTransport } from '../../src/transports/capture.js';
 import { SmtpRelayTransport } from '../../src/transports/smtp-relay.js';
 import type { Transport } from '../../src/transports/transport.js';
-import { backends, createTestContext, type TestContext } from '../helpers/harness.js';
+import { backends, createTestContext, tempDir, type TestContext } from '../helpers/harness.js';
 import { SinkReply, startSmtpSink, type SinkOptions, type SmtpSink } from '../helpers/smtp-sink.js';
+import { dkimKeyPair, dkimRecord, verifyDkim } from '../helpers/dkim-verify.js';
 import { waitFor } from '../helpers/wait.js';
 
 const FAST_RETRY = { baseSeconds: 0.05, maxDelaySeconds: 0.2, maxAgeSeconds: 3 };
@@ -32,7 +38,7 @@ for (const backend of backends()) {
       sink = null;
     });
 
-    async function setUp(options: { sink?: SinkOptions; transport?: Transport; port?: number } = {}) {
+    async function setUp(options: { sink?: SinkOptions; transport?: Transport; port?: number; signer?: MessageSigner } = {}) {
       ctx = await createTestContext({ backend, retry: FAST_RETRY });
       if (!options.transport && options.port === undefined) sink = await startSmtpSink(options.sink);
       const transport =
@@ -41,6 +47,7 @@ for (const backend of backends()) {
       engine = new Engine({
         store: ctx.store, transport, clock: ctx.deps.clock, ids: ctx.deps.ids, retry: ctx.deps.retry,
         logger: createLogger('silent'), owner: 'test-worker', leaseSeconds: 30, claimChunk: 50, concurrency: 16, pollIntervalSeconds: 0.05,
+        ...(options.signer ? { signer: options.signer } : {}),
       });
       ctx.deps.wake = () => engine?.wake();
       engine.start();
@@ -75,6 +82,28 @@ for (const backend of backends()) {
       expect(parsed.text?.trim()).toBe('Plain');
       expect(parsed.html).toContain('<p>Rich</p>');
       expect(parsed.messageId).toBe(last.message.messageIdHeader);
+    });
+
+    it('signs with every key of the From domain (RSA and Ed25519) on the worker pool; mailauth verifies both', async () => {
+      const rsa = dkimKeyPair('rsa');
+      const ed = dkimKeyPair('ed25519');
+      const keyDir = tempDir('herald-dkim-');
+      const rsaPath = join(keyDir.path, 'rsa.pem');
+      const edPath = join(keyDir.path, 'ed.pem');
+      writeFileSync(rsaPath, rsa.privatePem);
+      writeFileSync(edPath, ed.privatePem);
+      const keys = loadDkimKeys([`example.com:s2026:${rsaPath}`, `example.com:ed2026:${edPath}`]);
+      keyDir.remove();
+      await setUp({ signer: new MessageSigner(new DkimSignerPool({ threads: 2 }), keys) });
+      await sendEmail(ctx.deps, ctx.admin, { from: 'Shop <shop@example.com>', to: 'signed@example.org', subject: 'Signed ✓', text: 'a\r\n.dot line\r\n', html: '<p>x</p>' });
+      await sendEmail(ctx.deps, ctx.admin, { from: 'other@unsigned.example', to: 'plain@example.org', subject: 'Plain', text: 'x' });
+      await waitFor('both at the sink', () => (sink!.received.length >= 2 ? true : undefined));
+      const signed = sink!.received.find((m) => m.to[0] === 'signed@example.org')!;
+      const records = new Map([['s2026._domainkey.example.com', dkimRecord(rsa.publicKey)], ['ed2026._domainkey.example.com', dkimRecord(ed.publicKey)]]);
+      const verdicts = await verifyDkim(signed.raw, records);
+      expect(verdicts.map((v) => [v.status.result, v.selector]).sort()).toEqual([['pass', 'ed2026'], ['pass', 's2026']]);
+      const plain = sink!.received.find((m) => m.to[0] === 'plain@example.org')!;
+      expect(plain.raw).not.toMatch(/^DKIM-Signature:/im);
     });
 
     it('defers on 4xx and retries until the server takes it', async () => {
