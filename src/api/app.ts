@@ -16,6 +16,7 @@ import { uspeedoRoutes } from './routes/compat/uspeedo.js';
 import { emailRoutes } from './routes/v1/emails.js';
 import { messageRoutes } from './routes/v1/messages.js';
 import { outboxRoutes } from './routes/v1/outbox.js';
+import { templateRoutes } from './routes/v1/templates.js';
 import { shapingRoutes } from './routes/v1/shaping.js';
 import { ErrorResponse } from './schemas.js';
 import type { ServiceDeps } from '../services/deps.js';
@@ -82,6 +83,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(async (scope) => emailRoutes(scope, ctx));
   await app.register(async (scope) => messageRoutes(scope, ctx));
   await app.register(async (scope) => outboxRoutes(scope, ctx));
+  await app.register(async (scope) => templateRoutes(scope, ctx));
   await app.register(async (scope) => shapingRoutes(scope, ctx));
   await app.register(async (scope) => uspeedoRoutes(scope, ctx), { prefix: '/api/v1/email' });
   return app;

@@ -143,3 +143,88 @@ export function parseLimit(limit: string | undefined): number {
   const n = Number(limit);
   return Math.min(1000, Math.max(1, n));
 }
+
+// ---- Templates (routes/v1/templates.ts) ----------------------------------------------------
+
+export const TemplateBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200, description: 'Unique among the workspace’s templates' }),
+    subject: Type.String({ minLength: 1, maxLength: 998, description: 'Handlebars; not HTML-escaped' }),
+    html: Type.Optional(Type.String({ maxLength: 1024 * 1024, description: 'Handlebars; {{x}} is HTML-escaped, {{{x}}} is not' })),
+    text: Type.Optional(Type.String({ maxLength: 1024 * 1024, description: 'Handlebars; not escaped' })),
+    description: Type.Optional(Type.String({ maxLength: 1000 })),
+  },
+  { additionalProperties: false, $id: 'TemplateRequest', description: 'At least one of html and text is required' },
+);
+export type TemplateBodyT = Static<typeof TemplateBody>;
+
+const TemplateFields = {
+  id: Type.String(),
+  name: Type.String(),
+  description: Type.Union([Type.String(), Type.Null()]),
+  version: Type.Integer({ description: 'The version shown (the latest unless ?version= asked for another)' }),
+  latest_version: Type.Integer(),
+  subject: Type.String(),
+  variables: Type.Array(Type.String(), { description: 'Root variables the parts use, platform variables aside' }),
+  created_at: Type.String(),
+  updated_at: Type.String({ description: 'When the latest version was saved' }),
+};
+
+export const TemplateView = Type.Object(
+  {
+    ...TemplateFields,
+    html: Type.Union([Type.String(), Type.Null()]),
+    text: Type.Union([Type.String(), Type.Null()]),
+    version_created_at: Type.String({ description: 'When the version shown was saved' }),
+  },
+  { $id: 'Template' },
+);
+
+export const TemplateSummaryView = Type.Object(TemplateFields, { $id: 'TemplateSummary', description: 'A template without its bodies' });
+
+export const TemplateLintView = Type.Object(
+  {
+    variables: Type.Array(Type.String()),
+    warnings: Type.Array(
+      Type.Object({
+        code: Type.String({ description: 'link_not_absolute or missing_text' }),
+        part: Type.Union([Type.Literal('subject'), Type.Literal('html'), Type.Literal('text')]),
+        message: Type.String(),
+        line: Type.Optional(Type.Integer()),
+      }),
+    ),
+    suggested_text: Type.Optional(Type.String({ description: 'A text part generated from the html, when there is none' })),
+  },
+  { $id: 'TemplateLint', description: 'What lint found; the template was saved anyway' },
+);
+
+export const TemplateSavedView = Type.Object({ ...TemplateView.properties, lint: TemplateLintView }, { $id: 'TemplateSaved' });
+
+export const TemplateVersionView = Type.Object(
+  { version: Type.Integer(), subject: Type.String(), variables: Type.Array(Type.String()), created_at: Type.String() },
+  { $id: 'TemplateVersion' },
+);
+
+const Version = Type.String({ pattern: '^[1-9][0-9]{0,8}$', description: 'A version number; default: the latest' });
+
+export const TemplateGetQuery = Type.Object({ version: Type.Optional(Version) }, { additionalProperties: false });
+export type TemplateGetQueryT = Static<typeof TemplateGetQuery>;
+
+export const TemplateRenderBody = Type.Object(
+  {
+    variables: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Values for the template’s variables' })),
+    version: Type.Optional(Type.Integer({ minimum: 1, description: 'Default: the latest' })),
+  },
+  { additionalProperties: false, $id: 'TemplateRenderRequest' },
+);
+export type TemplateRenderBodyT = Static<typeof TemplateRenderBody>;
+
+export const TemplateRenderedView = Type.Object(
+  {
+    subject: Type.String(),
+    html: Type.Union([Type.String(), Type.Null()]),
+    text: Type.Union([Type.String(), Type.Null()]),
+    missing_variables: Type.Array(Type.String(), { description: 'Used by the template, absent from variables' }),
+  },
+  { $id: 'TemplateRendered' },
+);

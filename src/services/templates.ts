@@ -8,8 +8,9 @@
  * for a workspace rather than for a request's principal.
  */
 import { HeraldError, invalid } from '../core/errors.js';
-import { TemplateCache, templateCacheKey } from '../templates/compile-cache.js';
+import { templateCacheKey, type TemplateCache } from '../templates/compile-cache.js';
 import { lintTemplate, type LintCode, type LintIssue, type TemplateParts } from '../templates/lint.js';
+import type { RenderedParts } from '../templates/render.js';
 import {
   UniqueViolation,
   type Template,
@@ -235,7 +236,7 @@ export async function deleteTemplate(deps: ServiceDeps, principal: Principal, id
 /** Renders one version with `variables`, compiling it at most once per cache. */
 export function renderVersion(cache: TemplateCache, version: TemplateVersion, variables: Record<string, unknown>): RenderedTemplate {
   const parts: TemplateParts = { subject: version.subject, html: version.html ?? undefined, text: version.text ?? undefined };
-  let rendered;
+  let rendered: RenderedParts;
   try {
     rendered = cache.get(templateCacheKey(version.templateId, version.version), parts)(variables);
   } catch (error) {

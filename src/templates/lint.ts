@@ -40,12 +40,39 @@ function lineOf(source: string, index: number): number {
   return source.slice(0, index).split('\n').length;
 }
 
+/** The first partial or decorator in a template: Herald registers none, so each would fail every render. */
+function firstUnsupported(node: hbs.AST.Node | null | undefined): hbs.AST.Node | null {
+  if (!node) return null;
+  switch (node.type) {
+    case 'PartialStatement':
+    case 'PartialBlockStatement':
+    case 'Decorator':
+    case 'DecoratorBlock':
+      return node;
+    case 'Program':
+      for (const statement of (node as hbs.AST.Program).body) {
+        const found = firstUnsupported(statement);
+        if (found) return found;
+      }
+      return null;
+    case 'BlockStatement': {
+      const block = node as hbs.AST.BlockStatement;
+      return firstUnsupported(block.program) ?? firstUnsupported(block.inverse);
+    }
+    default:
+      return null;
+  }
+}
+
 function compileError(field: LintIssue['field'], source: string): LintIssue | null {
   try {
     // Herald registers no helpers of its own, so an unknown helper would fail every render;
     // knownHelpersOnly makes it a save-time error instead.
     Handlebars.precompile(source, { knownHelpersOnly: true });
-    return null;
+    const unsupported = firstUnsupported(Handlebars.parse(source));
+    if (!unsupported) return null;
+    const line = unsupported.loc.start.line;
+    return { code: 'compile_error', field, line, message: `partials and decorators are not supported (line ${line})` };
   } catch (error) {
     // The parser's caret line points into a snippet that loses its meaning once whitespace is folded.
     const message = (error as Error).message.replace(/\n-*\^/, '').replace(/\s+/g, ' ').trim();

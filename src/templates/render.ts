@@ -1,8 +1,7 @@
 /**
  * Compiles template parts once and renders them per recipient. HTML is escaped as HTML; the
- * subject and the text part are not (an `&` in a name must stay an `&`). Compiled templates are
- * cached by a caller-chosen key (template id and version), bounded so that a long-running worker
- * does not grow without end.
+ * subject and the text part are not (an `&` in a name must stay an `&`). Caching compiled versions is
+ * `compile-cache.ts`'s job.
  */
 import Handlebars from 'handlebars';
 import type { TemplateParts } from './lint.js';
@@ -30,22 +29,3 @@ export function compileParts(parts: TemplateParts): RenderFn {
 }
 
 /** A bounded cache of compiled templates (least recently used out first). */
-export class TemplateCache {
-  readonly #entries = new Map<string, RenderFn>();
-  constructor(private readonly capacity = 500) {}
-
-  get(key: string, parts: () => TemplateParts): RenderFn {
-    let fn = this.#entries.get(key);
-    if (fn) {
-      this.#entries.delete(key);
-    } else {
-      fn = compileParts(parts());
-      if (this.#entries.size >= this.capacity) {
-        const oldest = this.#entries.keys().next().value;
-        if (oldest !== undefined) this.#entries.delete(oldest);
-      }
-    }
-    this.#entries.set(key, fn);
-    return fn;
-  }
-}

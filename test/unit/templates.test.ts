@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { htmlToText } from '../../src/templates/html-to-text.js';
 import { lintTemplate } from '../../src/templates/lint.js';
-import { compileParts, TemplateCache } from '../../src/templates/render.js';
+import { TemplateCache } from '../../src/templates/compile-cache.js';
+import { compileParts } from '../../src/templates/render.js';
 import { variablesOf } from '../../src/templates/variables.js';
 
 describe('template variables', () => {
@@ -50,10 +51,14 @@ describe('rendering', () => {
   });
   it('compiles each cached template once', () => {
     const cache = new TemplateCache(2);
+    // A getter on the parts counts how often the cache reads them to compile.
     let compiles = 0;
-    const parts = () => {
-      compiles += 1;
-      return { subject: 's {{a}}', text: 't' };
+    const parts = {
+      get subject() {
+        compiles += 1;
+        return 's {{a}}';
+      },
+      text: 't',
     };
     cache.get('t1:1', parts)({ a: 1 });
     cache.get('t1:1', parts)({ a: 2 });
