@@ -48,6 +48,28 @@ export function registerServe(program: Command): void {
       const { config, deps } = runtime;
       const logger = createLogger(config.logLevel);
       const admin = await bootstrap(deps);
+      // Signal handlers go in before anything listens: a SIGTERM that arrives while starting (or
+      // the instant the banner is out) must stop Herald gracefully, not kill it mid-write.
+      let started = false;
+      let requested: string | null = null;
+      let stopping = false;
+      const shutdown = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, 'shutting down');
+        const timeoutMs = config.shutdownTimeout * 1000;
+        clearInterval(pruner);
+        await Promise.allSettled([app?.close(), relay?.close(timeoutMs)]);
+        await engine?.stop(timeoutMs);
+        await runtime.close();
+        logger.info('stopped');
+      };
+      const onSignal = (signal: string) => {
+        if (started) void shutdown(signal);
+        else requested ??= signal;
+      };
+      process.once('SIGTERM', () => onSignal('SIGTERM'));
+      process.once('SIGINT', () => onSignal('SIGINT'));
       const intake = config.role === 'all' || config.role === 'api';
       const delivery = config.role === 'all' || config.role === 'worker';
 
@@ -134,20 +156,8 @@ export function registerServe(program: Command): void {
       );
       logger.info({ role: config.role, api: apiUrl, smtpPort: relay?.port }, 'herald started');
 
-      let stopping = false;
-      const shutdown = async (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        logger.info({ signal }, 'shutting down');
-        const timeoutMs = config.shutdownTimeout * 1000;
-        clearInterval(pruner);
-        await Promise.allSettled([app?.close(), relay?.close(timeoutMs)]);
-        await engine?.stop(timeoutMs);
-        await runtime.close();
-        logger.info('stopped');
-      };
-      process.once('SIGTERM', () => void shutdown('SIGTERM'));
-      process.once('SIGINT', () => void shutdown('SIGINT'));
+      started = true;
+      if (requested) void shutdown(requested);
     },
   );
 }

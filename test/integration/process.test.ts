@@ -109,6 +109,21 @@ describe.runIf(onSqlite)('the README quickstart', () => {
   }, 180_000);
 });
 
+describe.runIf(onSqlite)('graceful shutdown', () => {
+  // Regression: the handlers used to be installed after the banner was printed, so a SIGTERM
+  // sent the moment the banner appeared killed the process about half the time.
+  it('stops gracefully (exit 0) on a SIGTERM sent the instant the banner appears', async () => {
+    const data = tempDir();
+    cleanups.push(data.remove);
+    for (let i = 0; i < 5; i++) {
+      const started = await startHerald({ args: [BIN, 'serve', '--data', data.path, '--http-port', '0', '--smtp-port', '0'] });
+      stopOnExit(started);
+      started.child.kill('SIGTERM');
+      expect(await started.exited).toBe(0);
+    }
+  }, 120_000);
+});
+
 describe.runIf(onSqlite)('durability', () => {
   it('loses no acknowledged message when the server is killed with SIGKILL mid-delivery', async () => {
     const data = tempDir();
