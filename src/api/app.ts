@@ -17,6 +17,7 @@ import { emailRoutes } from './routes/v1/emails.js';
 import { messageRoutes } from './routes/v1/messages.js';
 import { outboxRoutes } from './routes/v1/outbox.js';
 import { templateRoutes } from './routes/v1/templates.js';
+import { batchRoutes } from './routes/v1/batches.js';
 import { shapingRoutes } from './routes/v1/shaping.js';
 import { ErrorResponse } from './schemas.js';
 import type { ServiceDeps } from '../services/deps.js';
@@ -31,6 +32,8 @@ export interface AppOptions {
   rateLimit: number;
   publicUrl?: string | undefined;
   ready?: () => Promise<boolean>;
+  /** Largest batch submission, bytes (default 2 GiB). */
+  batchMaxBytes?: number;
   /** The delivering process's traffic shaper (`--deliver mx`), shown at GET /v1/shaping. */
   shaping?: ShapingSource | null;
 }
@@ -84,6 +87,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(async (scope) => messageRoutes(scope, ctx));
   await app.register(async (scope) => outboxRoutes(scope, ctx));
   await app.register(async (scope) => templateRoutes(scope, ctx));
+  await app.register(async (scope) => batchRoutes(scope, ctx, { maxBytes: options.batchMaxBytes ?? 2 * 1024 * 1024 * 1024 }));
   await app.register(async (scope) => shapingRoutes(scope, ctx));
   await app.register(async (scope) => uspeedoRoutes(scope, ctx), { prefix: '/api/v1/email' });
   return app;

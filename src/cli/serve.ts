@@ -9,6 +9,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { API_VERSION, buildApp } from '../api/app.js';
+import { BatchGate } from '../engine/batch-gate.js';
+import { BatchSupervisor } from '../engine/batch-supervisor.js';
 import { Engine } from '../engine/engine.js';
 import { MessageSigner } from '../engine/message-signer.js';
 import { loadDkimKeys } from '../mime/dkim-keys.js';
@@ -60,6 +62,7 @@ export function registerServe(program: Command): void {
         const timeoutMs = config.shutdownTimeout * 1000;
         clearInterval(pruner);
         await Promise.allSettled([app?.close(), relay?.close(timeoutMs)]);
+        await supervisor?.stop();
         await engine?.stop(timeoutMs);
         await runtime.close();
         logger.info('stopped');
@@ -74,6 +77,7 @@ export function registerServe(program: Command): void {
       const delivery = config.role === 'all' || config.role === 'worker';
 
       let engine: Engine | null = null;
+      let supervisor: BatchSupervisor | null = null;
       const way = delivery ? createTransport(config) : null;
       if (delivery && way) {
         engine = new Engine({
@@ -88,6 +92,7 @@ export function registerServe(program: Command): void {
           claimChunk: config.claimChunk,
           concurrency: config.deliveryConcurrency,
           pollIntervalSeconds: config.pollInterval,
+          batches: new BatchGate(deps.store),
           ...(config.dkimKey && config.dkimKey.length > 0
             ? {
                 signer: new MessageSigner(
@@ -100,6 +105,14 @@ export function registerServe(program: Command): void {
         const running = engine;
         deps.wake = () => running.wake();
         engine.start();
+        supervisor = new BatchSupervisor({
+          store: deps.store,
+          ids: deps.ids,
+          clock: deps.clock,
+          logger: logger.child({ component: 'batches' }),
+          ...(config.publicUrl !== undefined ? { publicUrl: config.publicUrl } : {}),
+        });
+        supervisor.start();
       }
 
       let relay: RelayServer | null = null;
@@ -112,6 +125,7 @@ export function registerServe(program: Command): void {
             rateLimit: config.rateLimit,
             publicUrl: config.publicUrl,
             shaping: way?.shaper ?? null,
+            batchMaxBytes: config.batchMaxBytes,
           })
         : null;
       let tlsNote = '';

@@ -60,3 +60,39 @@ export function verdictForReply(code: number, reply: string): AttemptVerdict {
   }
   return { status: 'deferred', reply };
 }
+
+/*
+ * Failures reported after the fact (RFC 3464 DSNs, plain-text bounces, provider webhooks). The
+ * same hard/soft policy as above, with two additions that only matter for reports: a reporting
+ * MTA often puts a generic class-only status (5.0.0) in its Status field while the remote reply
+ * it quotes carries the specific one, and large mailbox providers word "no such user" in ways the
+ * generic patterns above do not catch. The engine's live replies keep using `classifyBounce`.
+ */
+
+/** Wordings of "this address does not exist" from large mailbox providers and MTAs, seen in bounce reports. */
+export const HARD_BOUNCE_REPORT_TEXT: readonly RegExp[] = [
+  /RESOLVER\.ADR\.Recip(ient)?NotFound/i, // Microsoft Exchange / Office 365
+  /account that you tried to reach does not exist/i, // Gmail
+  /doesn't have an? \S+ account/i, // Yahoo: "dd This user doesn't have a yahoo.com account"
+  /no mailbox here by that name/i, // qmail
+  /user (does not|doesn't) exist/i,
+  /recipient not found/i,
+  /unrouteable address/i, // Exim: the domain has no route (as 5.4.4)
+];
+
+/** True for a class-only enhanced status (`5.0.0`, `4.0.0`), which says nothing about the cause. */
+export function isGenericStatus(status: string): boolean {
+  return /^[245]\.0\.0$/.test(status);
+}
+
+/**
+ * Hard or soft for a reported failure. A specific enhanced status decides through
+ * `HARD_BOUNCE_STATUSES`; a temporary (4.x.x) one is always soft; a missing or generic permanent
+ * one falls back to the reply text, checked against both pattern lists.
+ */
+export function classifyReportedBounce(status: string | null, text: string): 'hard' | 'soft' {
+  if (status !== null && status.startsWith('4')) return 'soft';
+  if (status !== null && !isGenericStatus(status)) return classifyBounce(text, status);
+  const patterns = [...HARD_BOUNCE_TEXT, ...HARD_BOUNCE_REPORT_TEXT];
+  return patterns.some((pattern) => pattern.test(text)) ? 'hard' : 'soft';
+}

@@ -32,6 +32,10 @@ export const ERRORS = {
   store_unavailable: { status: 503, message: 'the store is unavailable; nothing was accepted, retry later' },
   internal: { status: 500, message: 'internal error ({ref}); nothing was accepted' },
   invalid_config: { status: 500, message: 'configuration: {field}: {reason}' },
+  invalid_batch_row: { status: 422, message: 'row {row}: {reason}' },
+  batch_too_large: { status: 413, message: 'the batch exceeds {limit}; split it into several batches' },
+  batch_state_conflict: { status: 409, message: 'batch {id} is {status}; {action} is not possible now' },
+  no_recipients: { status: 422, message: 'recipients: the batch has no recipients' },
   template_invalid: { status: 422, message: '{field}: {reason}' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -29,7 +29,7 @@ export const MESSAGE_STATUSES: readonly MessageStatus[] = Object.values(MESSAGE_
 
 const TRANSITIONS: Record<MessageStatus, readonly MessageStatus[]> = {
   queued: ['sending', 'cancelled', 'suppressed'],
-  sending: ['sent', 'deferred', 'bounced', 'failed', 'queued', 'suppressed'],
+  sending: ['sent', 'deferred', 'bounced', 'failed', 'queued', 'suppressed', 'cancelled'],
   deferred: ['sending', 'cancelled', 'failed'],
   sent: ['delivered', 'bounced'],
   delivered: [],

@@ -55,6 +55,23 @@ export type Content =
       attachments: Attachment[];
     }
   | {
+      /**
+       * A batch's content: Handlebars sources rendered per recipient at send time with the
+       * message's variables. `revision` changes when the batch is pointed at another template
+       * version, so caches keyed by it never serve the old text.
+       */
+      kind: 'template';
+      from: Address;
+      replyTo: Address[];
+      subject: string;
+      html?: string;
+      text?: string;
+      headers: Record<string, string>;
+      templateId: string | null;
+      templateVersion: number | null;
+      revision: number;
+    }
+  | {
       kind: 'raw';
       mailFrom: string;
       /** The message as received; base64 when it was not valid UTF-8, so no byte is lost. */
@@ -84,6 +101,10 @@ export interface Message {
   expiresAt: string;
   lastReply: string | null;
   bounceClass: 'hard' | 'soft' | null;
+  /** Per-recipient template variables (batch messages); null otherwise. */
+  variables: Record<string, unknown> | null;
+  /** Whether the message is in its batch's canary sample. */
+  sample: boolean;
   createdAt: string;
   updatedAt: string;
 }

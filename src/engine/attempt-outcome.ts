@@ -35,9 +35,10 @@ function event(ctx: OutcomeContext, message: Message, type: string, data: Record
 function record(
   ctx: OutcomeContext,
   message: Message,
-  fields: Pick<AttemptRecord, 'status' | 'lastReply' | 'bounceClass' | 'event'> & { dueAt?: string; attempts: number },
+  fields: Pick<AttemptRecord, 'status' | 'lastReply' | 'bounceClass' | 'event'> & { dueAt?: string; attempts: number; expiresAt?: string },
 ): AttemptRecord {
   return {
+    ...(fields.expiresAt !== undefined ? { expiresAt: fields.expiresAt } : {}),
     messageId: message.id,
     owner: ctx.owner,
     attempts: fields.attempts,
@@ -82,7 +83,13 @@ export function outcomeOfAttempt(ctx: OutcomeContext, message: Message, transpor
         }),
       });
     case 'deferred': {
-      const next = nextAttemptAt(ctx.retry, attempts, ctx.now, new Date(message.expiresAt), ctx.random());
+      // A batch message may wait long (a schedule, a rate cap, a pause) before it is first tried:
+      // its retry window starts at that first attempt, not at acceptance.
+      const startsNow = message.batchId !== null && message.attempts === 0;
+      const expiresAt = startsNow
+        ? new Date(Math.max(new Date(message.expiresAt).getTime(), ctx.now.getTime() + ctx.retry.maxAgeSeconds * 1000))
+        : new Date(message.expiresAt);
+      const next = nextAttemptAt(ctx.retry, attempts, ctx.now, expiresAt, ctx.random());
       if (next === null) {
         return record(ctx, message, {
           attempts,
@@ -96,6 +103,7 @@ export function outcomeOfAttempt(ctx: OutcomeContext, message: Message, transpor
         attempts,
         status: 'deferred',
         dueAt: next.toISOString(),
+        ...(startsNow ? { expiresAt: expiresAt.toISOString() } : {}),
         lastReply: result.reply,
         bounceClass: null,
         event: event(ctx, message, 'message.deferred', { ...base, retry_at: next.toISOString() }),
@@ -139,5 +147,16 @@ export function outcomeOfHold(ctx: OutcomeContext, message: Message, holdMs: num
     lastReply: message.lastReply,
     bounceClass: null,
     event: null,
+  });
+}
+
+/** The record for a claimed batch message whose batch was cancelled before it was handed over. */
+export function outcomeOfCancel(ctx: OutcomeContext, message: Message): AttemptRecord {
+  return record(ctx, message, {
+    attempts: message.attempts,
+    status: 'cancelled',
+    lastReply: message.lastReply,
+    bounceClass: null,
+    event: event(ctx, message, 'message.cancelled', { reason: 'batch cancelled' }),
   });
 }

@@ -19,7 +19,8 @@ import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { ClaimedMessage, Store } from '../store/store.js';
 import type { Transport } from '../transports/transport.js';
-import { outcomeOfAttempt, outcomeOfExpiry, outcomeOfFailure, type OutcomeContext } from './attempt-outcome.js';
+import { outcomeOfAttempt, outcomeOfCancel, outcomeOfExpiry, outcomeOfFailure, outcomeOfHold, type OutcomeContext } from './attempt-outcome.js';
+import type { BatchGate } from './batch-gate.js';
 import { MessageBuilder } from './message-builder.js';
 import type { MessageSigner } from './message-signer.js';
 import { OutcomeWriter } from './outcome-writer.js';
@@ -40,6 +41,8 @@ export interface EngineOptions {
   pollIntervalSeconds: number;
   /** Signs with the From domain's DKIM keys; none: mail leaves unsigned. */
   signer?: MessageSigner;
+  /** Which batches may be claimed from, at what rate, and the last check before a send. */
+  batches?: BatchGate;
   random?: () => number;
 }
 
@@ -105,13 +108,21 @@ export class Engine {
   }
 
   async #claim(limit: number): Promise<number> {
+    const gate = this.#o.batches;
+    await gate?.refresh();
     const now = this.#o.clock.now();
     const claimed = await this.#o.store.claimDue({
       now: now.toISOString(),
       limit,
       owner: this.#o.owner,
       leaseUntil: new Date(now.getTime() + this.#o.leaseSeconds * 1000).toISOString(),
+      ...(gate ? { batches: gate.lanes(limit) } : {}),
     });
+    if (gate) {
+      const perBatch = new Map<string, number>();
+      for (const m of claimed) if (m.batchId !== null) perBatch.set(m.batchId, (perBatch.get(m.batchId) ?? 0) + 1);
+      for (const [batchId, count] of perBatch) gate.claimed(batchId, count);
+    }
     this.#queue.push(...claimed);
     return claimed.length;
   }
@@ -169,7 +180,18 @@ export class Engine {
 
   async #deliver(message: ClaimedMessage): Promise<void> {
     const now = this.#o.clock.now();
-    if (now.getTime() >= new Date(message.expiresAt).getTime()) {
+    const decision = this.#o.batches?.decide(message) ?? 'send';
+    if (decision === 'hold') {
+      // Paused (or not yet claimable) since it was claimed: back to the queue, untouched.
+      this.#writer.add(outcomeOfHold(this.#context(now), message, 0));
+      return;
+    }
+    if (decision === 'cancel') {
+      this.#writer.add(outcomeOfCancel(this.#context(now), message));
+      return;
+    }
+    const neverTried = message.batchId !== null && message.attempts === 0;
+    if (!neverTried && now.getTime() >= new Date(message.expiresAt).getTime()) {
       this.#writer.add(outcomeOfExpiry(this.#context(now), message));
       return;
     }

@@ -5,12 +5,14 @@
  * attachments goes through the library composer; raw content relayed over SMTP leaves as it came.
  */
 import type { Content } from '../core/types.js';
+import { TemplateCache } from '../templates/compile-cache.js';
 import { MessageComposer } from '../mime/composer.js';
 import { composeWithAttachments } from '../mime/library-composer.js';
 import type { ClaimedMessage } from '../store/store.js';
 import type { OutgoingMessage } from '../transports/transport.js';
 
 type StructuredContent = Extract<Content, { kind: 'structured' }>;
+type TemplateContent = Extract<Content, { kind: 'template' }>;
 
 /** A built message and the domain of its From header, whose keys sign it. */
 export interface BuiltMessage {
@@ -33,19 +35,25 @@ function fromDomainOfRaw(raw: string): string | null {
 
 export class MessageBuilder {
   readonly #composers = new Map<string, MessageComposer>();
+  readonly #templates = new TemplateCache();
   readonly #capacity: number;
 
   constructor(options: { cacheSize?: number } = {}) {
     this.#capacity = options.cacheSize ?? 256;
   }
 
-  #composerFor(contentId: string, content: StructuredContent): MessageComposer {
+  #composerFor(contentId: string, content: StructuredContent | TemplateContent): MessageComposer {
     let composer = this.#composers.get(contentId);
     if (composer) {
       // Refresh recency: Map iteration order is insertion order.
       this.#composers.delete(contentId);
     } else {
-      composer = new MessageComposer({ from: content.from, cc: content.cc, replyTo: content.replyTo, headers: content.headers });
+      composer = new MessageComposer({
+        from: content.from,
+        cc: content.kind === 'structured' ? content.cc : [],
+        replyTo: content.replyTo,
+        headers: content.headers,
+      });
       if (this.#composers.size >= this.#capacity) {
         const oldest = this.#composers.keys().next();
         if (!oldest.done) this.#composers.delete(oldest.value);
@@ -64,6 +72,20 @@ export class MessageBuilder {
       return { outgoing: { ...out, raw: content.raw }, fromDomain: fromDomainOfRaw(content.raw) };
     }
     const fromDomain = domainOf(content.from.email);
+    if (content.kind === 'template') {
+      // Compiled once per content revision; rendered here, per recipient, at send time.
+      const render = this.#templates.get(`${message.contentId}@${content.revision}`, content);
+      const rendered = render({ ...message.variables, email: message.recipient, message_id: message.messageIdHeader });
+      const parts = {
+        to: [{ email: message.recipient, ...(typeof message.variables?.name === 'string' && message.variables.name !== '' ? { name: message.variables.name } : {}) }],
+        subject: rendered.subject,
+        messageId: message.messageIdHeader,
+        date: now,
+        ...(rendered.html !== undefined ? { html: rendered.html } : {}),
+        ...(rendered.text !== undefined ? { text: rendered.text } : {}),
+      };
+      return { outgoing: { ...out, raw: this.#composerFor(message.contentId, content).compose(parts) }, fromDomain };
+    }
     const parts = {
       to: content.to.length > 0 ? content.to : [{ email: message.recipient }],
       subject: content.subject,

@@ -87,6 +87,8 @@ function buildSubmission(
       expiresAt,
       lastReply: null,
       bounceClass: null,
+      variables: null,
+      sample: false,
       createdAt: nowIso,
       updatedAt: nowIso,
     });

@@ -6,7 +6,8 @@
  * its content, messages, events and idempotency record together or not at all; a chunk of
  * delivery outcomes is recorded in one transaction. Adapters never decide policy.
  */
-import type { ApiKey, Content, Message, MessageEvent, Workspace } from '../core/types.js';
+import type { ApiKey, Content, Message, MessageEvent, Stream, Workspace } from '../core/types.js';
+import type { BatchStatus } from '../core/batch-state.js';
 import type { MessageStatus } from '../core/message-state.js';
 
 /** Thrown by adapters when a unique constraint fails; services turn it into `conflict`. */
@@ -73,9 +74,18 @@ export interface MessageFilter {
 
 export interface ClaimRequest {
   now: string;
+  /** Most messages outside batches (the transactional lane, claimed first). */
   limit: number;
   owner: string;
   leaseUntil: string;
+  /** Batch lanes: for each batch the engine may send from now, how many and whether only its canary sample. */
+  batches?: BatchLane[];
+}
+
+export interface BatchLane {
+  batchId: string;
+  limit: number;
+  sampleOnly: boolean;
 }
 
 export interface ClaimedMessage extends Message {
@@ -96,6 +106,8 @@ export interface AttemptRecord {
   /** The event reporting the transition; none for a message held back without an attempt. */
   event: NewEvent | null;
   workspaceId: string;
+  /** A new expiry, when this attempt moves it (a batch message's clock starts at its first attempt). */
+  expiresAt?: string;
   now: string;
 }
 
@@ -156,6 +168,51 @@ export interface TemplateRevision {
   now: string;
 }
 // ---- end of templates ---------------------------------------------------------------------
+
+// ---- Batches (see services/batches.ts) --------------------------------------------------------
+export interface BatchRecord {
+  id: string;
+  workspaceId: string;
+  status: BatchStatus;
+  contentId: string;
+  stream: Stream;
+  /** The options the batch was submitted with, as the API shows them back. */
+  options: Record<string, unknown>;
+  total: number;
+  rejected: number;
+  sampleSize: number;
+  sendAt: string | null;
+  statusReason: string | null;
+  idempotencyKey: string | null;
+  requestHash: string | null;
+  keyId: string;
+  progressAt: string | null;
+  progressDigest: string | null;
+  canaryDoneAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+  completedAt: string | null;
+}
+
+export interface BatchRejection {
+  /** The row in the submission (1-based; the CSV header is row 1, NDJSON options line 1). */
+  row: number;
+  email: string;
+  reason: 'invalid_address' | 'duplicate' | 'suppressed' | 'missing_variable' | 'invalid_row';
+  detail: string;
+}
+
+export interface AuditEntry {
+  id: string;
+  workspaceId: string;
+  keyId: string | null;
+  action: string;
+  resource: string;
+  detail: Record<string, unknown>;
+  createdAt: string;
+}
+
+export type BatchStatusCounts = Partial<Record<MessageStatus, number>>;
 
 export interface Store {
   readonly backend: 'sqlite' | 'postgres';
@@ -221,4 +278,71 @@ export interface Store {
   /** Hides a live template; false when there is none. Its versions stay. */
   deleteTemplate(workspaceId: string, id: string, at: string): Promise<boolean>;
   // ---- end of templates ---------------------------------------------------------------------
+
+  // ---- Batches: rows stream in under `validating`, in chunks; finalize makes the batch real. --
+  /** Writes the batch (status validating) and its content. */
+  createBatch(batch: BatchRecord, content: Content): Promise<void>;
+  /**
+   * Inserts a chunk of the batch's messages in one transaction. A recipient already in the batch
+   * is not inserted; its row comes back in `duplicates`. Rejections are recorded too.
+   */
+  insertBatchRows(batchId: string, messages: Message[], rows: number[], rejections: BatchRejection[]): Promise<{ duplicates: number[] }>;
+  /** Sets the final counts and status and, when given, claims the idempotency key; conflict when another batch holds it. */
+  finalizeBatch(update: {
+    batchId: string;
+    status: BatchStatus;
+    total: number;
+    rejected: number;
+    sampleSize: number;
+    idempotencyKey: string | null;
+    /** The hash of the request body, compared when the same idempotency key comes again. */
+    requestHash: string | null;
+    now: string;
+    event: NewEvent;
+    audit: AuditEntry;
+  }): Promise<{ kind: 'ok' } | { kind: 'taken'; batch: BatchRecord }>;
+  /** Removes a batch and everything it wrote (a failed or abandoned upload). */
+  deleteBatch(batchId: string): Promise<void>;
+  getBatch(workspaceId: string, id: string): Promise<BatchRecord | null>;
+  /** The live batch holding this idempotency key. */
+  findBatchByIdempotencyKey(workspaceId: string, key: string): Promise<BatchRecord | null>;
+  /** Forgets idempotency keys of batches created before `before`. */
+  releaseBatchIdempotency(workspaceId: string, key: string, before: string): Promise<void>;
+  listBatches(workspaceId: string, options: { before?: string; limit: number }): Promise<BatchRecord[]>;
+  /** Batches the supervisor and the engine look at: every state but validating, completed, cancelled. */
+  listActiveBatches(): Promise<BatchRecord[]>;
+  /** Batches still validating whose last write is older than `before` (abandoned uploads). */
+  listStaleBatches(before: string): Promise<string[]>;
+  /** Message counts by state. */
+  countBatchMessages(batchId: string, options?: { sampleOnly?: boolean }): Promise<BatchStatusCounts>;
+  /** Moves the batch from one of `from` to `to` (with its event and audit entry); false when it was in no state of `from`. */
+  transitionBatch(change: {
+    batchId: string;
+    from: readonly BatchStatus[];
+    to: BatchStatus;
+    reason: string | null;
+    now: string;
+    event: NewEvent | null;
+    audit: AuditEntry | null;
+    /** Also cancel the batch's messages not yet handed to a transport. */
+    cancelMessages?: boolean;
+    /** Mark the canary finished (awaiting approval from now). */
+    canaryDone?: boolean;
+  }): Promise<boolean>;
+  /** A content record by id (a batch's sources). */
+  getContent(contentId: string): Promise<Content | null>;
+  /** Points the batch at new content sources (template change while paused). */
+  updateBatchContent(batchId: string, content: Content, options: Record<string, unknown>, now: string, audit: AuditEntry): Promise<void>;
+  /** Records that a progress event was emitted (one per batch per interval across all workers); false when another worker did first. */
+  claimProgress(batchId: string, digest: string, notBefore: string, now: string, event: NewEvent): Promise<boolean>;
+  listBatchRejections(batchId: string, options: { after?: number; limit: number }): Promise<(BatchRejection & { seq: number })[]>;
+  /** The batch's messages in submission order, continuing after the id `after`. */
+  listBatchMessages(batchId: string, options: { status?: MessageStatus; after?: string; limit: number }): Promise<Message[]>;
+  /** The batch's events after the sequence number `after` (SSE resume). */
+  listBatchEvents(batchId: string, options: { after: number; limit: number }): Promise<MessageEvent[]>;
+  /** Complaint events of the batch (guard rails). */
+  countBatchEvents(batchId: string, type: string): Promise<number>;
+  /** The batch's latest own event of a type (the last progress report). */
+  latestBatchEvent(batchId: string, type: string): Promise<MessageEvent | null>;
+  listAudit(workspaceId: string, options: { before?: number; limit: number }): Promise<(AuditEntry & { seq: number })[]>;
 }

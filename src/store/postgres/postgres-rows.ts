@@ -38,6 +38,8 @@ export interface MessageRow {
   expires_at: Date;
   last_reply: string | null;
   bounce_class: string | null;
+  variables: Record<string, unknown> | null;
+  sample: number;
   created_at: Date;
   updated_at: Date;
 }
@@ -54,8 +56,31 @@ export interface EventRow {
   created_at: Date;
 }
 
-const iso = (date: Date): string => date.toISOString();
-const isoOrNull = (date: Date | null): string | null => (date === null ? null : date.toISOString());
+export const iso = (date: Date): string => date.toISOString();
+export const isoOrNull = (date: Date | null): string | null => (date === null ? null : date.toISOString());
+
+/** The messages columns every query reads and writes, in the order of `messageArrays`. */
+export const MESSAGE_COLUMNS = `id, workspace_id, content_id, batch_id, recipient, sender, status, stream, subject,
+  message_id_header, tags, metadata, attempts, due_at, expires_at, last_reply, bounce_class, variables, sample, created_at, updated_at`;
+
+/** The element types of `messageArrays`, as `unnest` casts them ($1 … $21). */
+export const MESSAGE_ARRAY_TYPES = [
+  'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'jsonb', 'jsonb', 'int', 'timestamptz',
+  'timestamptz', 'text', 'text', 'jsonb', 'int', 'timestamptz', 'timestamptz',
+] as const;
+
+/** Messages as one array per column (MESSAGE_COLUMNS order), for a bulk insert through `unnest`. */
+export function messageArrays(messages: Message[]): unknown[][] {
+  const column = <K extends keyof Message>(key: K, map: (v: Message[K]) => unknown = (v) => v) => messages.map((m) => map(m[key]));
+  const json = (v: unknown) => JSON.stringify(v);
+  return [
+    column('id'), column('workspaceId'), column('contentId'), column('batchId'), column('recipient'), column('sender'),
+    column('status'), column('stream'), column('subject'), column('messageIdHeader'), column('tags', json), column('metadata', json),
+    column('attempts'), column('dueAt'), column('expiresAt'), column('lastReply'), column('bounceClass'),
+    column('variables', (v) => (v === null ? null : JSON.stringify(v))), column('sample', (v) => (v ? 1 : 0)),
+    column('createdAt'), column('updatedAt'),
+  ];
+}
 
 export function toWorkspace(row: WorkspaceRow): Workspace {
   return { id: row.id, name: row.name, createdAt: iso(row.created_at) };
@@ -96,6 +121,8 @@ export function toMessage(row: MessageRow): Message {
     expiresAt: iso(row.expires_at),
     lastReply: row.last_reply,
     bounceClass: row.bounce_class as Message['bounceClass'],
+    variables: row.variables,
+    sample: row.sample === 1,
     createdAt: iso(row.created_at),
     updatedAt: iso(row.updated_at),
   };

@@ -5,9 +5,14 @@
  * Bulk writes go as one statement over arrays (`unnest`), one transaction per unit of work.
  */
 import pg from 'pg';
-import type { Content, Message, Workspace } from '../../core/types.js';
+import type { MessageStatus } from '../../core/message-state.js';
+import type { Content, Message, MessageEvent, Workspace } from '../../core/types.js';
 import {
   UniqueViolation,
+  type AuditEntry,
+  type BatchRecord,
+  type BatchRejection,
+  type BatchStatusCounts,
   type AcceptOutcome,
   type ApiKeyRecord,
   type AttemptRecord,
@@ -24,8 +29,13 @@ import {
   type TemplateVersion,
   type TemplateVersionSummary,
 } from '../store.js';
+import * as batches from './postgres-batches.js';
+import { insertEvents } from './postgres-events.js';
 import { migratePostgres } from './postgres-migrations.js';
 import {
+  MESSAGE_ARRAY_TYPES,
+  MESSAGE_COLUMNS,
+  messageArrays,
   toApiKey,
   toApiKeyRecord,
   toEvent,
@@ -45,9 +55,6 @@ export interface PostgresStoreOptions {
   /** Connections in the pool. */
   poolSize?: number;
 }
-
-const MESSAGE_COLUMNS = `id, workspace_id, content_id, batch_id, recipient, sender, status, stream, subject,
-  message_id_header, tags, metadata, attempts, due_at, expires_at, last_reply, bounce_class, created_at, updated_at`;
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -154,38 +161,12 @@ export class PostgresStore implements Store {
     return rows.map(toApiKeyRecord);
   }
 
-  async #insertEvents(client: Queryable, events: NewEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    await client.query(
-      `INSERT INTO events (id, workspace_id, type, message_id, batch_id, recipient, data, created_at)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::jsonb[], $8::timestamptz[])`,
-      [
-        events.map((e) => e.id),
-        events.map((e) => e.workspaceId),
-        events.map((e) => e.type),
-        events.map((e) => e.messageId),
-        events.map((e) => e.batchId),
-        events.map((e) => e.recipient),
-        events.map((e) => JSON.stringify(e.data)),
-        events.map((e) => e.createdAt),
-      ],
-    );
-  }
-
   async #insertMessages(client: Queryable, messages: Message[]): Promise<void> {
     if (messages.length === 0) return;
-    const column = <K extends keyof Message>(key: K, map: (v: Message[K]) => unknown = (v) => v) => messages.map((m) => map(m[key]));
     await client.query(
       `INSERT INTO messages (${MESSAGE_COLUMNS})
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-         $9::text[], $10::text[], $11::jsonb[], $12::jsonb[], $13::int[], $14::timestamptz[], $15::timestamptz[], $16::text[],
-         $17::text[], $18::timestamptz[], $19::timestamptz[])`,
-      [
-        column('id'), column('workspaceId'), column('contentId'), column('batchId'), column('recipient'), column('sender'),
-        column('status'), column('stream'), column('subject'), column('messageIdHeader'), column('tags', (v) => JSON.stringify(v)),
-        column('metadata', (v) => JSON.stringify(v)), column('attempts'), column('dueAt'), column('expiresAt'), column('lastReply'),
-        column('bounceClass'), column('createdAt'), column('updatedAt'),
-      ],
+       SELECT * FROM unnest(${MESSAGE_ARRAY_TYPES.map((type, i) => `$${i + 1}::${type}[]`).join(', ')})`,
+      messageArrays(messages),
     );
   }
 
@@ -219,7 +200,7 @@ export class PostgresStore implements Store {
         submission.now,
       ]);
       await this.#insertMessages(client, submission.messages);
-      await this.#insertEvents(client, submission.events);
+      await insertEvents(client, submission.events);
       return { kind: 'accepted' } as const;
     });
   }
@@ -259,20 +240,36 @@ export class PostgresStore implements Store {
   }
 
   async claimDue(request: ClaimRequest): Promise<ClaimedMessage[]> {
+    const params: unknown[] = [request.now, request.limit, request.owner, request.leaseUntil];
+    // One CTE per batch lane, each with its own limit; a lane's batch_id selects messages_batch_due.
+    const lanes = (request.batches ?? []).filter((lane) => lane.limit > 0).map((lane, i) => {
+      params.push(lane.batchId, lane.limit);
+      return `, lane_${i} AS (
+           SELECT id, ${i + 2} AS lane, due_at AS at FROM messages
+           WHERE batch_id = $${params.length - 1} AND status IN ('queued', 'deferred') AND due_at <= $1${lane.sampleOnly ? ' AND sample = 1' : ''}
+           ORDER BY due_at LIMIT $${params.length} FOR UPDATE SKIP LOCKED
+         )`;
+    });
     return this.#transaction(async (client) => {
       const { rows } = await client.query<MessageRow>(
-        // Locking clauses are not allowed on a UNION, so each source locks in its own CTE.
+        // Locking clauses are not allowed on a UNION, so each source locks in its own CTE. Expired
+        // leases first, then the transactional lane (mail outside batches is never stuck behind a
+        // broadcast), then the batch lanes; the result keeps that order for the engine's queue.
         `WITH expired AS (
-           SELECT id FROM messages WHERE status = 'sending' AND lease_until < $1
+           SELECT id, 0 AS lane, lease_until AS at FROM messages WHERE status = 'sending' AND lease_until < $1
            ORDER BY lease_until LIMIT $2 FOR UPDATE SKIP LOCKED
          ), due AS (
-           SELECT id FROM messages WHERE status IN ('queued', 'deferred') AND due_at <= $1
-           ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED
-         ), chosen AS (SELECT id FROM expired UNION ALL SELECT id FROM due LIMIT $2)
-         UPDATE messages m SET status = 'sending', lease_owner = $3, lease_until = $4, updated_at = $1
-         FROM chosen WHERE m.id = chosen.id
-         RETURNING ${MESSAGE_COLUMNS.split(',').map((c) => `m.${c.trim()}`).join(', ')}`,
-        [request.now, request.limit, request.owner, request.leaseUntil],
+           SELECT id, 1 AS lane, due_at AS at FROM messages WHERE status IN ('queued', 'deferred') AND batch_id IS NULL AND due_at <= $1
+           ORDER BY due_at LIMIT greatest(0, $2 - (SELECT count(*) FROM expired)) FOR UPDATE SKIP LOCKED
+         )${lanes.join('')}, chosen AS (
+           SELECT * FROM expired UNION ALL SELECT * FROM due${lanes.map((_, i) => ` UNION ALL SELECT * FROM lane_${i}`).join('')}
+         ), claimed AS (
+           UPDATE messages m SET status = 'sending', lease_owner = $3, lease_until = $4, updated_at = $1
+           FROM chosen WHERE m.id = chosen.id
+           RETURNING ${MESSAGE_COLUMNS.split(',').map((c) => `m.${c.trim()}`).join(', ')}, chosen.lane, chosen.at
+         )
+         SELECT ${MESSAGE_COLUMNS} FROM claimed ORDER BY lane, at`,
+        params,
       );
       if (rows.length === 0) return [];
       const contentIds = [...new Set(rows.map((row) => row.content_id))];
@@ -287,9 +284,10 @@ export class PostgresStore implements Store {
     return this.#transaction(async (client) => {
       const { rows } = await client.query<{ id: string }>(
         `UPDATE messages m SET status = r.status, attempts = r.attempts, due_at = r.due_at, last_reply = r.last_reply,
-           bounce_class = r.bounce_class, lease_owner = NULL, lease_until = NULL, updated_at = r.now
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[], $7::text[], $8::timestamptz[])
-           AS r(id, owner, status, attempts, due_at, last_reply, bounce_class, now)
+           bounce_class = r.bounce_class, expires_at = coalesce(r.expires_at, m.expires_at), lease_owner = NULL, lease_until = NULL,
+           updated_at = r.now
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[], $7::text[], $8::timestamptz[],
+           $9::timestamptz[]) AS r(id, owner, status, attempts, due_at, last_reply, bounce_class, now, expires_at)
          WHERE m.id = r.id AND m.lease_owner = r.owner AND m.status = 'sending'
          RETURNING m.id`,
         [
@@ -301,11 +299,12 @@ export class PostgresStore implements Store {
           records.map((r) => r.lastReply),
           records.map((r) => r.bounceClass),
           records.map((r) => r.now),
+          records.map((r) => r.expiresAt ?? null),
         ],
       );
       const held = new Set(rows.map((row) => row.id));
       const kept = records.filter((r) => held.has(r.messageId));
-      await this.#insertEvents(client, kept.flatMap((r) => (r.event ? [r.event] : [])));
+      await insertEvents(client, kept.flatMap((r) => (r.event ? [r.event] : [])));
       const captured = kept.filter((r) => r.captured !== undefined);
       if (captured.length > 0) {
         await client.query(
@@ -396,4 +395,71 @@ export class PostgresStore implements Store {
     return templates.deleteTemplate(this.#pool, workspaceId, id, at);
   }
   // ---- end of templates ---------------------------------------------------------------------
+
+  // ---- Batches: delegated to postgres-batches.ts; each write is one transaction ----------------
+  async createBatch(batch: BatchRecord, content: Content): Promise<void> {
+    await this.#transaction((client) => batches.createBatch(client, batch, content));
+  }
+  async insertBatchRows(batchId: string, messages: Message[], rows: number[], rejections: BatchRejection[]): Promise<{ duplicates: number[] }> {
+    const now = new Date().toISOString();
+    return this.#transaction((client) => batches.insertBatchRows(client, batchId, messages, rows, rejections, now));
+  }
+  async finalizeBatch(update: Parameters<Store['finalizeBatch']>[0]): Promise<{ kind: 'ok' } | { kind: 'taken'; batch: BatchRecord }> {
+    return this.#transaction((client) => batches.finalizeBatch(client, update, update.audit.workspaceId));
+  }
+  async deleteBatch(batchId: string): Promise<void> {
+    await this.#transaction((client) => batches.deleteBatch(client, batchId));
+  }
+  async getBatch(workspaceId: string, id: string): Promise<BatchRecord | null> {
+    return batches.getBatch(this.#pool, workspaceId, id);
+  }
+  async findBatchByIdempotencyKey(workspaceId: string, key: string): Promise<BatchRecord | null> {
+    return batches.findBatchByIdempotencyKey(this.#pool, workspaceId, key);
+  }
+  async releaseBatchIdempotency(workspaceId: string, key: string, before: string): Promise<void> {
+    await batches.releaseBatchIdempotency(this.#pool, workspaceId, key, before);
+  }
+  async listBatches(workspaceId: string, options: { before?: string; limit: number }): Promise<BatchRecord[]> {
+    return batches.listBatches(this.#pool, workspaceId, options);
+  }
+  async listActiveBatches(): Promise<BatchRecord[]> {
+    return batches.listActiveBatches(this.#pool);
+  }
+  async listStaleBatches(before: string): Promise<string[]> {
+    return batches.listStaleBatches(this.#pool, before);
+  }
+  async countBatchMessages(batchId: string, options: { sampleOnly?: boolean } = {}): Promise<BatchStatusCounts> {
+    return batches.countBatchMessages(this.#pool, batchId, options.sampleOnly ?? false);
+  }
+  async transitionBatch(change: Parameters<Store['transitionBatch']>[0]): Promise<boolean> {
+    return this.#transaction((client) => batches.transitionBatch(client, change));
+  }
+  async getContent(contentId: string): Promise<Content | null> {
+    return batches.getContent(this.#pool, contentId);
+  }
+  async updateBatchContent(batchId: string, content: Content, options: Record<string, unknown>, now: string, audit: AuditEntry): Promise<void> {
+    await this.#transaction((client) => batches.updateBatchContent(client, batchId, content, options, now, audit));
+  }
+  async claimProgress(batchId: string, digest: string, notBefore: string, now: string, event: NewEvent): Promise<boolean> {
+    return this.#transaction((client) => batches.claimProgress(client, batchId, digest, notBefore, now, event));
+  }
+  async listBatchRejections(batchId: string, options: { after?: number; limit: number }): Promise<(BatchRejection & { seq: number })[]> {
+    return batches.listBatchRejections(this.#pool, batchId, options);
+  }
+  async listBatchMessages(batchId: string, options: { status?: MessageStatus; after?: string; limit: number }): Promise<Message[]> {
+    return batches.listBatchMessages(this.#pool, batchId, options);
+  }
+  async listBatchEvents(batchId: string, options: { after: number; limit: number }): Promise<MessageEvent[]> {
+    return batches.listBatchEvents(this.#pool, batchId, options);
+  }
+  async countBatchEvents(batchId: string, type: string): Promise<number> {
+    return batches.countBatchEvents(this.#pool, batchId, type);
+  }
+  async latestBatchEvent(batchId: string, type: string): Promise<MessageEvent | null> {
+    return batches.latestBatchEvent(this.#pool, batchId, type);
+  }
+  async listAudit(workspaceId: string, options: { before?: number; limit: number }): Promise<(AuditEntry & { seq: number })[]> {
+    return batches.listAudit(this.#pool, workspaceId, options);
+  }
+  // ---- end of batches -------------------------------------------------------------------------
 }

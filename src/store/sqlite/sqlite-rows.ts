@@ -38,6 +38,8 @@ export interface MessageRow {
   expires_at: string;
   last_reply: string | null;
   bounce_class: string | null;
+  variables: string | null;
+  sample: number;
   created_at: string;
   updated_at: string;
 }
@@ -93,6 +95,8 @@ export function toMessage(row: MessageRow): Message {
     expiresAt: row.expires_at,
     lastReply: row.last_reply,
     bounceClass: row.bounce_class as Message['bounceClass'],
+    variables: row.variables === null ? null : (JSON.parse(row.variables) as Record<string, unknown>),
+    sample: row.sample === 1,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

@@ -9,8 +9,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
-import type { Message, Workspace } from '../../core/types.js';
+import type { MessageStatus } from '../../core/message-state.js';
+import type { Message, MessageEvent, Workspace } from '../../core/types.js';
 import {
+  type AuditEntry,
+  type BatchRecord,
+  type BatchRejection,
+  type BatchStatusCounts,
   UniqueViolation,
   type AcceptOutcome,
   type ApiKeyRecord,
@@ -42,6 +47,8 @@ import {
   type WorkspaceRow,
 } from './sqlite-rows.js';
 import * as templates from './sqlite-templates.js';
+import * as batches from './sqlite-batches.js';
+import { insertEvent } from './sqlite-events.js';
 
 export interface SqliteStoreOptions {
   /** Path of the database file, or ':memory:'. */
@@ -54,7 +61,7 @@ export interface SqliteStoreOptions {
 }
 
 const MESSAGE_COLUMNS = `id, workspace_id, content_id, batch_id, recipient, sender, status, stream, subject,
-  message_id_header, tags, metadata, attempts, due_at, expires_at, last_reply, bounce_class, created_at, updated_at`;
+  message_id_header, tags, metadata, attempts, due_at, expires_at, last_reply, bounce_class, variables, sample, created_at, updated_at`;
 
 function isUniqueError(error: unknown): error is Error & { code: string } {
   return error instanceof Error && 'code' in error && String(error.code).startsWith('SQLITE_CONSTRAINT_UNIQUE');
@@ -160,21 +167,19 @@ export class SqliteStore implements Store {
   }
 
   #insertEvent(event: NewEvent): void {
-    this.#sql(
-      `INSERT INTO events (id, workspace_id, type, message_id, batch_id, recipient, data, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(event.id, event.workspaceId, event.type, event.messageId, event.batchId, event.recipient, JSON.stringify(event.data), event.createdAt);
+    insertEvent(this.#db, event);
   }
 
   #insertMessage(message: Message): void {
     this.#sql(
       `INSERT INTO messages (${MESSAGE_COLUMNS}) VALUES
-       (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       message.id, message.workspaceId, message.contentId, message.batchId, message.recipient, message.sender,
       message.status, message.stream, message.subject, message.messageIdHeader, JSON.stringify(message.tags),
       JSON.stringify(message.metadata), message.attempts, message.dueAt, message.expiresAt, message.lastReply,
-      message.bounceClass, message.createdAt, message.updatedAt,
+      message.bounceClass, message.variables === null ? null : JSON.stringify(message.variables), message.sample ? 1 : 0,
+      message.createdAt, message.updatedAt,
     );
     for (const tag of message.tags) {
       this.#sql('INSERT OR IGNORE INTO message_tags (message_id, workspace_id, tag) VALUES (?, ?, ?)').run(
@@ -293,15 +298,28 @@ export class SqliteStore implements Store {
       const expired = this.#sql(
         "SELECT id FROM messages WHERE status = 'sending' AND lease_until < ? ORDER BY lease_until LIMIT ?",
       ).pluck().all(request.now, request.limit) as string[];
-      const due = this.#sql(
-        "SELECT id FROM messages WHERE status IN ('queued', 'deferred') AND due_at <= ? ORDER BY due_at LIMIT ?",
-      ).pluck().all(request.now, request.limit - expired.length) as string[];
-      const ids = [...expired, ...due];
+      // The transactional lane first: mail outside batches is never stuck behind a broadcast.
+      const ids = [
+        ...expired,
+        ...(this.#sql(
+          "SELECT id FROM messages WHERE status IN ('queued', 'deferred') AND batch_id IS NULL AND due_at <= ? ORDER BY due_at LIMIT ?",
+        ).pluck().all(request.now, Math.max(0, request.limit - expired.length)) as string[]),
+      ];
+      for (const lane of request.batches ?? []) {
+        if (lane.limit <= 0) continue;
+        const sql = lane.sampleOnly
+          ? "SELECT id FROM messages WHERE batch_id = ? AND status IN ('queued', 'deferred') AND due_at <= ? AND sample = 1 ORDER BY due_at LIMIT ?"
+          : "SELECT id FROM messages WHERE batch_id = ? AND status IN ('queued', 'deferred') AND due_at <= ? ORDER BY due_at LIMIT ?";
+        ids.push(...(this.#sql(sql).pluck().all(lane.batchId, request.now, lane.limit) as string[]));
+      }
       if (ids.length === 0) return [];
       const rows = this.#sql(
         `UPDATE messages SET status = 'sending', lease_owner = ?, lease_until = ?, updated_at = ?
          WHERE id IN (SELECT value FROM json_each(?)) RETURNING ${MESSAGE_COLUMNS}`,
       ).all(request.owner, request.leaseUntil, request.now, JSON.stringify(ids)) as MessageRow[];
+      // RETURNING's order is arbitrary in SQLite; the engine's queue takes the claim order (lanes in turn).
+      const position = new Map(ids.map((id, i) => [id, i]));
+      rows.sort((a, b) => (position.get(a.id) ?? 0) - (position.get(b.id) ?? 0));
       const contentIds = [...new Set(rows.map((row) => row.content_id))];
       const contents = new Map<string, Content>();
       for (const content of this.#sql('SELECT id, body FROM contents WHERE id IN (SELECT value FROM json_each(?))').all(
@@ -320,9 +338,9 @@ export class SqliteStore implements Store {
       for (const r of records) {
         const changes = this.#sql(
           `UPDATE messages SET status = ?, attempts = ?, due_at = ?, last_reply = ?, bounce_class = ?,
-             lease_owner = NULL, lease_until = NULL, updated_at = ?
+             expires_at = coalesce(?, expires_at), lease_owner = NULL, lease_until = NULL, updated_at = ?
            WHERE id = ? AND lease_owner = ? AND status = 'sending'`,
-        ).run(r.status, r.attempts, r.dueAt, r.lastReply, r.bounceClass, r.now, r.messageId, r.owner).changes;
+        ).run(r.status, r.attempts, r.dueAt, r.lastReply, r.bounceClass, r.expiresAt ?? null, r.now, r.messageId, r.owner).changes;
         if (changes !== 1) continue;
         held += 1;
         if (r.event) this.#insertEvent(r.event);
@@ -422,4 +440,71 @@ export class SqliteStore implements Store {
     return templates.deleteTemplate(this.#db, workspaceId, id, at);
   }
   // ---- end of templates ---------------------------------------------------------------------
+
+  // ---- Batches: delegated to sqlite-batches.ts ------------------------------------------------
+  async createBatch(batch: BatchRecord, content: Content): Promise<void> {
+    this.#db.transaction(() => batches.createBatch(this.#db, batch, content)).immediate();
+  }
+  async insertBatchRows(batchId: string, messages: Message[], rows: number[], rejections: BatchRejection[]): Promise<{ duplicates: number[] }> {
+    const now = new Date().toISOString();
+    return this.#db.transaction(() => batches.insertBatchRows(this.#db, batchId, messages, rows, rejections, now)).immediate();
+  }
+  async finalizeBatch(update: Parameters<Store['finalizeBatch']>[0]): Promise<{ kind: 'ok' } | { kind: 'taken'; batch: BatchRecord }> {
+    return this.#db.transaction(() => batches.finalizeBatch(this.#db, update, update.audit.workspaceId)).immediate();
+  }
+  async deleteBatch(batchId: string): Promise<void> {
+    this.#db.transaction(() => batches.deleteBatch(this.#db, batchId)).immediate();
+  }
+  async getBatch(workspaceId: string, id: string): Promise<BatchRecord | null> {
+    return batches.getBatch(this.#db, workspaceId, id);
+  }
+  async findBatchByIdempotencyKey(workspaceId: string, key: string): Promise<BatchRecord | null> {
+    return batches.findBatchByIdempotencyKey(this.#db, workspaceId, key);
+  }
+  async releaseBatchIdempotency(workspaceId: string, key: string, before: string): Promise<void> {
+    batches.releaseBatchIdempotency(this.#db, workspaceId, key, before);
+  }
+  async listBatches(workspaceId: string, options: { before?: string; limit: number }): Promise<BatchRecord[]> {
+    return batches.listBatches(this.#db, workspaceId, options);
+  }
+  async listActiveBatches(): Promise<BatchRecord[]> {
+    return batches.listActiveBatches(this.#db);
+  }
+  async listStaleBatches(before: string): Promise<string[]> {
+    return batches.listStaleBatches(this.#db, before);
+  }
+  async countBatchMessages(batchId: string, options: { sampleOnly?: boolean } = {}): Promise<BatchStatusCounts> {
+    return batches.countBatchMessages(this.#db, batchId, options.sampleOnly ?? false);
+  }
+  async transitionBatch(change: Parameters<Store['transitionBatch']>[0]): Promise<boolean> {
+    return this.#db.transaction(() => batches.transitionBatch(this.#db, change)).immediate();
+  }
+  async getContent(contentId: string): Promise<Content | null> {
+    return batches.getContent(this.#db, contentId);
+  }
+  async updateBatchContent(batchId: string, content: Content, options: Record<string, unknown>, now: string, audit: AuditEntry): Promise<void> {
+    this.#db.transaction(() => batches.updateBatchContent(this.#db, batchId, content, options, now, audit)).immediate();
+  }
+  async claimProgress(batchId: string, digest: string, notBefore: string, now: string, event: NewEvent): Promise<boolean> {
+    return this.#db.transaction(() => batches.claimProgress(this.#db, batchId, digest, notBefore, now, event)).immediate();
+  }
+  async listBatchRejections(batchId: string, options: { after?: number; limit: number }): Promise<(BatchRejection & { seq: number })[]> {
+    return batches.listBatchRejections(this.#db, batchId, options);
+  }
+  async listBatchMessages(batchId: string, options: { status?: MessageStatus; after?: string; limit: number }): Promise<Message[]> {
+    return batches.listBatchMessages(this.#db, batchId, options);
+  }
+  async listBatchEvents(batchId: string, options: { after: number; limit: number }): Promise<MessageEvent[]> {
+    return batches.listBatchEvents(this.#db, batchId, options);
+  }
+  async countBatchEvents(batchId: string, type: string): Promise<number> {
+    return batches.countBatchEvents(this.#db, batchId, type);
+  }
+  async latestBatchEvent(batchId: string, type: string): Promise<MessageEvent | null> {
+    return batches.latestBatchEvent(this.#db, batchId, type);
+  }
+  async listAudit(workspaceId: string, options: { before?: number; limit: number }): Promise<(AuditEntry & { seq: number })[]> {
+    return batches.listAudit(this.#db, workspaceId, options);
+  }
+  // ---- end of batches -------------------------------------------------------------------------
 }
