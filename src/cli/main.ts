@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { API_VERSION } from '../api/app.js';
 import { HeraldError } from '../core/errors.js';
 import { registerAdminCommands } from './admin.js';
+import { registerBatchCommands } from './batch.js';
 import { registerServe } from './serve.js';
 
 const program = new Command()
@@ -12,6 +13,7 @@ const program = new Command()
 
 registerServe(program);
 registerAdminCommands(program);
+registerBatchCommands(program);
 
 try {
   await program.parseAsync(process.argv);

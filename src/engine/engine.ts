@@ -68,7 +68,7 @@ export class Engine {
 
   constructor(options: EngineOptions) {
     this.#o = Object.freeze({ ...options });
-    this.#writer = new OutcomeWriter(options.store, options.logger, { chunk: options.claimChunk, maxDelayMs: 20 });
+    this.#writer = new OutcomeWriter(options.store, options.logger, { chunk: options.claimChunk, maxDelayMs: 50 });
   }
 
   start(): void {

@@ -96,11 +96,11 @@ export async function validateBatchOptions(deps: ServiceDeps, workspaceId: strin
   let templateId: string | null = null;
   let templateVersion: number | null = null;
   if (input.template_id !== undefined) {
-    if (input.subject !== undefined || input.html !== undefined || input.text !== undefined) {
-      throw invalid('template_id', 'give either template_id or subject/html/text, not both');
+    if (input.html !== undefined || input.text !== undefined) {
+      throw invalid('template_id', 'give either template_id or html/text, not both (subject may override the template\'s)');
     }
     const version = await resolveTemplateVersion(deps, workspaceId, input.template_id, input.template_version);
-    parts = { subject: version.subject, html: version.html ?? undefined, text: version.text ?? undefined };
+    parts = { subject: input.subject ?? version.subject, html: version.html ?? undefined, text: version.text ?? undefined };
     templateId = version.templateId;
     templateVersion = version.version;
   } else {

@@ -121,7 +121,6 @@ export function validateEmail(input: EmailInput, now: Date, maxRecipients: numbe
   if (count > maxRecipients) throw new HeraldError('too_many_recipients', { field: 'to', max: maxRecipients, count });
   const subject = input.subject ?? '';
   assertHeaderSafe('subject', subject);
-  if (input.template_id !== undefined) throw new HeraldError('unknown_template', { id: input.template_id });
   if (!input.html && !input.text) throw new HeraldError('missing_content');
   const tags = input.tags ?? [];
   tags.forEach((tag, i) => {

@@ -6,13 +6,15 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { HeraldError } from '../core/errors.js';
+import { HeraldError, invalid } from '../core/errors.js';
+import { compileParts } from '../templates/render.js';
 import { decodeEncodedWords } from '../mime/decode-words.js';
 import type { Content, Message, Stream } from '../core/types.js';
 import type { NewEvent, Submission } from '../store/store.js';
 import type { Principal, ServiceDeps } from './deps.js';
 import { validateEmail, type EmailInput } from './email-input.js';
 import { requireScope } from './keys.js';
+import { resolveTemplateVersion } from './templates.js';
 
 /** Idempotency records are honoured for this long (Resend and Stripe use 24 hours). */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
@@ -131,6 +133,26 @@ async function commit(
   return built.result;
 }
 
+/**
+ * A send by `template_id`: the pinned version rendered once with `variables` (the same for every
+ * recipient of this call; per-recipient variables are what batches are for). An explicit
+ * `subject` overrides the template's.
+ */
+async function withTemplate(deps: ServiceDeps, principal: Principal, input: EmailInput): Promise<EmailInput> {
+  if (input.template_id === undefined) return input;
+  if (input.html !== undefined || input.text !== undefined) throw invalid('template_id', 'give either template_id or html/text, not both');
+  const version = await resolveTemplateVersion(deps, principal.workspaceId, input.template_id);
+  const render = compileParts({ subject: input.subject ?? version.subject, html: version.html ?? undefined, text: version.text ?? undefined });
+  const rendered = render(input.variables ?? {});
+  const { template_id: _id, variables: _variables, ...rest } = input;
+  return {
+    ...rest,
+    subject: rendered.subject.replace(/[\r\n]+/g, ' '),
+    ...(rendered.html !== undefined ? { html: rendered.html } : {}),
+    ...(rendered.text !== undefined ? { text: rendered.text } : {}),
+  };
+}
+
 /** Accepts a structured email for every distinct recipient in to, cc and bcc. */
 export async function sendEmail(
   deps: ServiceDeps,
@@ -143,7 +165,7 @@ export async function sendEmail(
     throw new HeraldError('invalid_idempotency_key');
   }
   const now = deps.clock.now();
-  const email = validateEmail(input, now, deps.limits.apiMaxRecipients);
+  const email = validateEmail(await withTemplate(deps, principal, input), now, deps.limits.apiMaxRecipients);
   const content: Content = {
     kind: 'structured',
     from: email.from,

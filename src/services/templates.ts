@@ -283,6 +283,6 @@ export async function resolveTemplateVersion(
 ): Promise<TemplateVersion> {
   const template = await deps.store.findTemplate(workspaceId, id);
   const found = template ? await deps.store.getTemplateVersion(workspaceId, id, version ?? template.latestVersion) : null;
-  if (!found) throw new HeraldError('unknown_template', { id: version === undefined ? id : `${id} (version ${version})` });
+  if (!found) throw new HeraldError('unknown_template', { field: 'template_id', id: version === undefined ? id : `${id} (version ${version})` });
   return found;
 }

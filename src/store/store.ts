@@ -246,7 +246,7 @@ export interface Store {
   recordAttempts(records: AttemptRecord[]): Promise<number>;
   /** Returns the owner's leased messages to the queue (graceful shutdown). */
   releaseLeases(owner: string, now: string): Promise<number>;
-  /** The earliest due time among claimable messages, for the engine's sleep. */
+  /** The earliest due time among messages outside batches and leases, for the engine's sleep (batch lanes are polled). */
   nextDueAt(): Promise<string | null>;
 
   listOutbox(workspaceId: string, options: { before?: string; limit: number }): Promise<OutboxEntry[]>;

@@ -26,6 +26,44 @@ for (const backend of backends()) {
       await ctx.close();
     });
 
+    it('sends SendEmailTemplate as a batch, personalised from TemplateVariableParams', async () => {
+      const auth = basic(ctx.adminKeyId, ctx.adminSecret);
+      const template = await app.inject({
+        method: 'POST', url: '/v1/templates', headers: auth,
+        payload: { name: 'otp', subject: 'Your code', text: 'Hello {{name}}, your code is {{code}}.' },
+      });
+      const res = await app.inject({
+        method: 'POST',
+        url: '/api/v1/email/SendEmailTemplate',
+        headers: { 'content-type': 'application/json', ...auth },
+        payload: {
+          SendEmail: 'sender@yourdomain.com', TemplateId: template.json().id, Subject: 'Code for {{name}}', FromName: 'Your Brand',
+          EmailContent: [
+            { EmailAddress: 'john@example.com', TemplateVariableParams: ['name{##}John', 'code{##}123'] },
+            { EmailAddress: 'mary@example.com', TemplateVariableParams: ['name{##}Mary', 'code{##}456'] },
+            { EmailAddress: 'broken', TemplateVariableParams: ['name{##}X', 'code{##}1'] },
+            { EmailAddress: 'nocode@example.com', TemplateVariableParams: ['name{##}N'] },
+          ],
+        },
+      });
+      expect(res.statusCode).toBe(200);
+      const body = res.json();
+      expect(body).toMatchObject({ RetCode: 0, Message: 'success' });
+      expect(body.SessionNo).toMatch(/^bat_/);
+      expect(body.FailedTargetEmails.map((f: { EmailAddress: string }) => f.EmailAddress)).toEqual(['broken', 'nocode@example.com']);
+      const recipients = await app.inject({ method: 'GET', url: `/v1/batches/${body.SessionNo}/recipients`, headers: auth });
+      expect(recipients.json().data.map((m: { to: string; subject: string }) => [m.to, m.subject])).toEqual([
+        ['john@example.com', 'Code for John'],
+        ['mary@example.com', 'Code for Mary'],
+      ]);
+      const unknown = await app.inject({
+        method: 'POST', url: '/api/v1/email/SendEmailTemplate', headers: { 'content-type': 'application/json', ...auth },
+        payload: { SendEmail: 'sender@yourdomain.com', TemplateId: 'tpl_nope', EmailContent: [{ EmailAddress: 'a@example.com' }] },
+      });
+      expect(unknown.statusCode).toBe(422);
+      expect(unknown.json()).toMatchObject({ RetCode: 215392, Message: expect.stringMatching(/TemplateId/) });
+    });
+
     it('accepts the seed request unchanged and makes one message per target address', async () => {
       const res = await app.inject({
         method: 'POST',

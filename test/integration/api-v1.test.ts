@@ -112,6 +112,20 @@ for (const backend of backends()) {
       expect(list.json().data).toHaveLength(0);
     });
 
+    it('sends by template_id, rendered with the variables (html escaped, subject not)', async () => {
+      const template = await app.inject({
+        method: 'POST', url: '/v1/templates', headers: auth,
+        payload: { name: 'receipt', subject: 'Receipt for {{name}}', html: '<p>Hi {{name}}</p>', text: 'Hi {{name}}' },
+      });
+      const res = await send({ from: 'shop@example.com', to: 'ann@example.org', template_id: template.json().id, variables: { name: 'Ann & <Co>' } });
+      expect(res.statusCode).toBe(202);
+      const message = (await app.inject({ method: 'GET', url: `/v1/messages/${res.json().messages[0].id}`, headers: auth })).json();
+      expect(message.subject).toBe('Receipt for Ann & <Co>');
+      const both = await send({ from: 'shop@example.com', to: 'ann@example.org', template_id: template.json().id, html: '<p>x</p>' });
+      expect(both.statusCode).toBe(400);
+      expect(both.json().error).toMatchObject({ field: 'template_id' });
+    });
+
     it('answers 422 unknown_template for a template that does not exist', async () => {
       const { text: _t, html: _h, ...noBody } = EMAIL;
       const res = await send({ ...noBody, template_id: 'tpl_missing' });

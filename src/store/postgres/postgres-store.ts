@@ -328,7 +328,8 @@ export class PostgresStore implements Store {
 
   async nextDueAt(): Promise<string | null> {
     const { rows } = await this.#pool.query<{ at: Date | null }>(
-      `SELECT least((SELECT min(due_at) FROM messages WHERE status IN ('queued', 'deferred')),
+      // Batch lanes are polled; only mail outside batches counts (see the SQLite adapter).
+      `SELECT least((SELECT min(due_at) FROM messages WHERE status IN ('queued', 'deferred') AND batch_id IS NULL),
                     (SELECT min(lease_until) FROM messages WHERE status = 'sending')) AS at`,
     );
     const at = rows[0]?.at ?? null;

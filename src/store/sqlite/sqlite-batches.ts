@@ -241,7 +241,8 @@ export function updateBatchContent(db: Database, batchId: string, content: Conte
   if (!batch) return;
   prepared(db, 'UPDATE contents SET body = ? WHERE id = ?').run(JSON.stringify(content), batch.contentId);
   prepared(db, 'UPDATE batches SET options = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(options), now, batchId);
-  // Messages not yet sent carry the subject they will get, for listings.
+  // The subject stored on unsent messages (for listings) stays as rendered at intake; what is
+  // sent is rendered from the new content at send time.
   insertAudit(db, audit);
 }
 

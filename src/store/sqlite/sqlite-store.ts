@@ -71,6 +71,7 @@ export class SqliteStore implements Store {
   readonly backend = 'sqlite' as const;
   readonly #db: Database;
   readonly #statements = new Map<string, Statement>();
+  readonly #fsyncEveryCommit: boolean;
   #acceptQueue: { submission: Submission; resolve: (outcome: AcceptOutcome) => void; reject: (error: unknown) => void }[] = [];
 
   constructor(options: SqliteStoreOptions) {
@@ -79,8 +80,25 @@ export class SqliteStore implements Store {
     this.#db = new BetterSqlite3(config.filename);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma(`synchronous = ${config.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    this.#fsyncEveryCommit = config.synchronous !== 'normal';
     this.#db.pragma('busy_timeout = 5000');
     this.#db.pragma('foreign_keys = ON');
+  }
+
+  /**
+   * Runs an engine bookkeeping transaction (claims, outcomes) without an fsync of its own. A
+   * crash of the process loses nothing (WAL); a power cut may lose the last outcomes, and those
+   * messages are sent again: at-least-once, never lost. Acceptance keeps its fsync, and that
+   * fsync makes every earlier relaxed commit durable too.
+   */
+  #relaxed<T>(run: () => T): T {
+    if (!this.#fsyncEveryCommit) return run();
+    this.#db.pragma('synchronous = NORMAL');
+    try {
+      return run();
+    } finally {
+      this.#db.pragma('synchronous = FULL');
+    }
   }
 
   /** Prepares a statement once and reuses it. */
@@ -329,7 +347,7 @@ export class SqliteStore implements Store {
       }
       return rows.map((row) => ({ ...toMessage(row), content: contents.get(row.content_id) as Content }));
     });
-    return claim.immediate();
+    return this.#relaxed(() => claim.immediate());
   }
 
   async recordAttempts(records: AttemptRecord[]): Promise<number> {
@@ -355,7 +373,7 @@ export class SqliteStore implements Store {
       }
       return held;
     });
-    return record.immediate();
+    return this.#relaxed(() => record.immediate());
   }
 
   async releaseLeases(owner: string, now: string): Promise<number> {
@@ -365,7 +383,9 @@ export class SqliteStore implements Store {
   }
 
   async nextDueAt(): Promise<string | null> {
-    const due = this.#sql("SELECT min(due_at) FROM messages WHERE status IN ('queued', 'deferred')").pluck().get() as
+    // Batch lanes are polled (their batch's state decides, not only due times): only mail outside
+    // batches counts here, so a paused batch with due messages does not keep the engine spinning.
+    const due = this.#sql("SELECT min(due_at) FROM messages WHERE status IN ('queued', 'deferred') AND batch_id IS NULL").pluck().get() as
       | string
       | null;
     const lease = this.#sql("SELECT min(lease_until) FROM messages WHERE status = 'sending'").pluck().get() as string | null;

@@ -58,11 +58,28 @@ export class SmtpChannel {
     return this.#waiters.length;
   }
 
-  /** Writes without waiting; `onFlushed` runs once the bytes are handed to the kernel. */
+  /**
+   * Writes without waiting; `onFlushed` runs once the bytes are handed to the kernel. Writes made
+   * in the same tick leave together: the socket is corked until the tick ends, so a burst of
+   * pipelined sends costs one system call instead of one each (which dominates under gVisor and
+   * other sandboxes where syscalls are dear).
+   */
   write(data: string | Buffer, onFlushed?: () => void): void {
     if (this.#ended) return;
+    if (!this.#corked) {
+      // Uncork the socket that was corked, even if a STARTTLS upgrade replaced it meanwhile.
+      const socket = this.#socket;
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        socket.uncork();
+      });
+    }
     this.#socket.write(data, onFlushed === undefined ? undefined : () => onFlushed());
   }
+
+  #corked = false;
 
   /** Queues a waiter for the next reply not yet claimed. */
   expect(waiter: ReplyWaiter): void {

@@ -9,6 +9,9 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isValidAddress } from '../../../core/address.js';
 import { HeraldError } from '../../../core/errors.js';
+import { createHash } from 'node:crypto';
+import { listRejections } from '../../../services/batch-control.js';
+import { createBatch, type RecipientRow } from '../../../services/batches.js';
 import { sendEmail } from '../../../services/send.js';
 import { authenticate } from '../../auth.js';
 import type { ApiContext } from '../../context.js';
@@ -34,6 +37,31 @@ const SendEmailBody = Type.Object(
 );
 type SendEmailBodyT = Static<typeof SendEmailBody>;
 
+const SendEmailTemplateBody = Type.Object(
+  {
+    SendEmail: Type.String({ description: 'Sender address' }),
+    TemplateId: Type.String({ minLength: 1, description: 'A Herald template id (tpl_…)' }),
+    Subject: Type.Optional(Type.String({ maxLength: 200, description: 'Overrides the template subject' })),
+    Abstract: Type.Optional(Type.String()),
+    FromName: Type.Optional(Type.String({ maxLength: 200 })),
+    EmailContent: Type.Array(
+      Type.Object({
+        EmailAddress: Type.String(),
+        TemplateVariableParams: Type.Optional(Type.Array(Type.String({ description: '"name{##}value"' }))),
+      }),
+      { minItems: 1 },
+    ),
+  },
+  { $id: 'USpeedoSendEmailTemplate' },
+);
+type SendEmailTemplateBodyT = Static<typeof SendEmailTemplateBody>;
+
+/** `"name{##}John"` → `["name", "John"]`; uSpeedo's separator for per-recipient variables. */
+function variablePair(param: string): [string, string] | null {
+  const at = param.indexOf('{##}');
+  return at <= 0 ? null : [param.slice(0, at), param.slice(at + 4)];
+}
+
 const USpeedoResponse = Type.Object({
   RetCode: Type.Integer(),
   Message: Type.String(),
@@ -48,6 +76,7 @@ const FIELD_NAMES: [RegExp, string][] = [
   [/^(to|cc|bcc)(\[\d+\])?(\.email)?$/, 'TargetEmailAddress'],
   [/^subject$/, 'Subject'],
   [/^(html|text)$/, 'Content'],
+  [/^template_id$/, 'TemplateId'],
 ];
 
 function uspeedoField(field: string | undefined): string | undefined {
@@ -120,6 +149,56 @@ export async function uspeedoRoutes(app: FastifyInstance, ctx: ApiContext): Prom
         { individual: true, ...(typeof key === 'string' ? { idempotencyKey: key } : {}) },
       );
       return { RetCode: RET_CODE.ok, Message: 'success', SessionNo: result.id, FailedTargetEmails: failed };
+    },
+  );
+
+  app.post(
+    '/SendEmailTemplate',
+    {
+      schema: {
+        tags: ['compat: uSpeedo'],
+        summary: 'uSpeedo SendEmailTemplate: a stored template, personalised per EmailContent entry (sent as a batch)',
+        security: [{ basic: [] }],
+        body: SendEmailTemplateBody,
+        response: { 200: USpeedoResponse, '4xx': USpeedoResponse, '5xx': USpeedoResponse },
+      },
+    },
+    async (request) => {
+      const principal = await authenticate(ctx.deps, ctx.limiter, request);
+      const body = request.body as SendEmailTemplateBodyT;
+      async function* rows(): AsyncGenerator<RecipientRow> {
+        for (const [i, entry] of body.EmailContent.entries()) {
+          const variables: Record<string, string> = {};
+          for (const param of entry.TemplateVariableParams ?? []) {
+            const pair = variablePair(param);
+            if (pair === null) {
+              yield { row: i + 1, email: entry.EmailAddress, error: `TemplateVariableParams: "${param}" is not name{##}value` };
+              continue;
+            }
+            variables[pair[0]] = pair[1];
+          }
+          yield { row: i + 1, email: entry.EmailAddress.trim(), variables };
+        }
+      }
+      const key = request.headers['idempotency-key'];
+      const created = await createBatch(ctx.deps, principal, {
+        options: {
+          from: body.FromName ? { email: body.SendEmail.trim(), name: body.FromName } : body.SendEmail.trim(),
+          template_id: body.TemplateId,
+          stream: 'transactional',
+          ...(body.Subject !== undefined ? { subject: body.Subject } : {}),
+        },
+        recipients: rows(),
+        requestHash: () => createHash('sha256').update(JSON.stringify(body)).digest('hex'),
+        ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
+      });
+      const rejected = await listRejections(ctx.deps, principal, created.batch.id, { limit: 1000 });
+      return {
+        RetCode: RET_CODE.ok,
+        Message: 'success',
+        SessionNo: created.batch.id,
+        FailedTargetEmails: rejected.data.map((r) => ({ EmailAddress: r.email, FailureReason: `${r.reason}: ${r.detail}` })),
+      };
     },
   );
 }
