@@ -1,8 +1,12 @@
 /**
  * The CLI's side of Herald's HTTP API: requests with the key as a bearer token, the API's
- * `{"error": {"code", "message"}}` answers turned into one-line `CliError`s, and a reader for
- * `text/event-stream` bodies. It owns no command, prints nothing and never exits the process.
+ * `{"error": {"code", "message"}}` answers turned into one-line `CliError`s, batch upload bodies
+ * streamed from a file (never read whole), and a reader for `text/event-stream` bodies. It owns
+ * no command, prints nothing and never exits the process.
  */
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
 
 /** A failure the user can act on, shown as one line (`herald: …`) with exit code 1. */
 export class CliError extends Error {
@@ -123,6 +127,46 @@ export async function apiError(response: Response): Promise<CliError> {
   }
   const snippet = text.trim().split('\n')[0]?.slice(0, 200) ?? '';
   return new CliError(`HTTP ${response.status} ${response.statusText}${snippet ? `: ${snippet}` : ''} from ${response.url}; is this a Herald API URL?`, { status: response.status });
+}
+
+/** An async iterator of byte chunks as the web stream `fetch` takes for a body. */
+function webStream(source: AsyncIterator<Uint8Array>): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await source.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    async cancel() {
+      await source.return?.(undefined);
+    },
+  });
+}
+
+async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
+  for await (const chunk of createReadStream(path)) yield chunk as Buffer;
+}
+
+/** `multipart/form-data` for `POST /v1/batches`: the options field first (the API needs them before any row), then the CSV, streamed. */
+export function multipartBody(optionsJson: string, path: string): { stream: ReadableStream<Uint8Array>; contentType: string } {
+  const boundary = `----herald-cli-${randomBytes(12).toString('hex')}`;
+  const filename = basename(path).replace(/["\r\n\\]/g, '_');
+  async function* parts(): AsyncGenerator<Uint8Array> {
+    yield Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="options"\r\n\r\n${optionsJson}\r\n`);
+    yield Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: text/csv\r\n\r\n`);
+    yield* fileChunks(path);
+    yield Buffer.from(`\r\n--${boundary}--\r\n`);
+  }
+  return { stream: webStream(parts()), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+/** NDJSON for `POST /v1/batches`: the options as the first line, then the file's lines as they are. */
+export function ndjsonBody(optionsJson: string, path: string): { stream: ReadableStream<Uint8Array>; contentType: string } {
+  async function* lines(): AsyncGenerator<Uint8Array> {
+    yield Buffer.from(`${optionsJson}\n`);
+    yield* fileChunks(path);
+  }
+  return { stream: webStream(lines()), contentType: 'application/x-ndjson' };
 }
 
 export interface ServerSentEvent {

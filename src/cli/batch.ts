@@ -4,13 +4,13 @@
  * never read whole. Exit codes: 0 done, 1 an error (or the batch was cancelled), 2 the batch
  * stopped and needs a person (paused, or awaiting approval after its canary).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, readFileSync, statSync, type Stats } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync, type Stats } from 'node:fs';
+import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { ApiClient, CliError } from './api-client.js';
+import { ApiClient, CliError, multipartBody, ndjsonBody } from './api-client.js';
 import { followBatch, formatCounters, formatDuration, formatStatus, ProgressDisplay, type BatchJson, type FollowEnd } from './progress.js';
 
 const DEFAULT_API_URL = 'http://127.0.0.1:8080';
@@ -80,6 +80,7 @@ function percent(value: string): number {
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+const plural = (n: number, noun: string) => `${n.toLocaleString('en-US')} ${noun}${n === 1 ? '' : 's'}`;
 
 function statFile(path: string, flag: string): Stats {
   let stats: Stats;
@@ -133,46 +134,6 @@ function batchOptions(flags: SendFlags): Record<string, unknown> {
   return options;
 }
 
-/** An async iterator of byte chunks as the web stream `fetch` takes for a body. */
-function webStream(source: AsyncIterator<Uint8Array>): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const next = await source.next();
-      if (next.done) controller.close();
-      else controller.enqueue(next.value);
-    },
-    async cancel() {
-      await source.return?.(undefined);
-    },
-  });
-}
-
-async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
-  for await (const chunk of createReadStream(path)) yield chunk as Buffer;
-}
-
-/** `multipart/form-data`: the options field first (the API needs them before any row), then the CSV, streamed. */
-function multipartBody(optionsJson: string, path: string): { stream: ReadableStream<Uint8Array>; contentType: string } {
-  const boundary = `----herald-cli-${randomBytes(12).toString('hex')}`;
-  const filename = basename(path).replace(/["\r\n\\]/g, '_');
-  async function* parts(): AsyncGenerator<Uint8Array> {
-    yield Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="options"\r\n\r\n${optionsJson}\r\n`);
-    yield Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${filename}"\r\nContent-Type: text/csv\r\n\r\n`);
-    yield* fileChunks(path);
-    yield Buffer.from(`\r\n--${boundary}--\r\n`);
-  }
-  return { stream: webStream(parts()), contentType: `multipart/form-data; boundary=${boundary}` };
-}
-
-/** NDJSON: the options as the first line, then the file's lines as they are. */
-function ndjsonBody(optionsJson: string, path: string): { stream: ReadableStream<Uint8Array>; contentType: string } {
-  async function* lines(): AsyncGenerator<Uint8Array> {
-    yield Buffer.from(`${optionsJson}\n`);
-    yield* fileChunks(path);
-  }
-  return { stream: webStream(lines()), contentType: 'application/x-ndjson' };
-}
-
 /**
  * The same file (path, size, modification time) with the same options gives the same key, so
  * running the same command again after a network failure finds the batch instead of sending twice.
@@ -211,7 +172,7 @@ async function send(flags: SendFlags): Promise<void> {
   console.error(
     replayed
       ? `Batch ${accepted.id} was already submitted with this idempotency key (${idempotencyKey}); nothing new was sent. It is ${accepted.status}.`
-      : `Batch ${accepted.id} accepted: ${accepted.total.toLocaleString('en-US')} recipients, ${accepted.rejected.toLocaleString('en-US')} rows rejected; ${accepted.status}.`,
+      : `Batch ${accepted.id} accepted: ${plural(accepted.total, 'recipient')}, ${plural(accepted.rejected, 'row')} rejected; ${accepted.status}.`,
   );
   if (!flags.wait) {
     console.log(flags.json ? JSON.stringify(accepted) : accepted.id);

@@ -187,7 +187,7 @@ export async function followBatch(client: ApiClient, id: string, display: Progre
       if (error instanceof CliError && error.status !== null && error.status < 500) throw error;
       failures += 1;
       if (failures > MAX_RECONNECTS) throw error;
-      display.note(`${id}: lost the event stream (${(error as Error).message}); reconnecting (${failures}/${MAX_RECONNECTS})`);
+      display.note(`${id}: lost the event stream (${(error as Error).message.split(';')[0]}); reconnecting (${failures}/${MAX_RECONNECTS})`);
     } finally {
       clearInterval(watchdog);
       controller.abort();

@@ -22,19 +22,28 @@ export interface SmtpSink {
   port: number;
   received: ReceivedMail[];
   connections: () => number;
+  /** The most connections open at the same time. */
+  maxConcurrent: () => number;
   close: () => Promise<void>;
 }
 
 export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink> {
   const received: ReceivedMail[] = [];
   let connections = 0;
+  let open = 0;
+  let maxConcurrent = 0;
   const config: SMTPServerOptions = {
     authOptional: true,
     disabledCommands: ['STARTTLS'],
     logger: false,
     onConnect(_session, callback) {
       connections += 1;
+      open += 1;
+      maxConcurrent = Math.max(maxConcurrent, open);
       callback();
+    },
+    onClose() {
+      open -= 1;
     },
     onRcptTo(address, _session, callback) {
       callback(options.onRecipient?.(address.address) ?? undefined);
@@ -68,6 +77,7 @@ export async function startSmtpSink(options: SinkOptions = {}): Promise<SmtpSink
     port,
     received,
     connections: () => connections,
+    maxConcurrent: () => maxConcurrent,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
