@@ -21,6 +21,7 @@ import { batchRoutes } from './routes/v1/batches.js';
 import { shapingRoutes } from './routes/v1/shaping.js';
 import { ErrorResponse } from './schemas.js';
 import type { ServiceDeps } from '../services/deps.js';
+import { API_VERSION } from '../version.js';
 import type { ShapingSource } from '../services/shaping.js';
 
 export interface AppOptions {
@@ -38,7 +39,7 @@ export interface AppOptions {
   shaping?: ShapingSource | null;
 }
 
-export const API_VERSION = '0.1.0';
+export { API_VERSION } from '../version.js';
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -53,7 +54,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     limiter: createRateLimiter(options.rateLimit),
     ready: options.ready ?? (async () => options.deps.store.ping().then(() => true)),
     shaping: options.shaping ?? null,
+    streams: new Set(),
   };
+  // Live streams (SSE) are hijacked responses that app.close() does not end: end them, so a
+  // graceful shutdown does not wait for every follower to leave. Clients resume with Last-Event-ID.
+  app.addHook('preClose', async () => {
+    for (const stream of ctx.streams) stream.end();
+  });
 
   app.addSchema(ErrorResponse);
   await app.register(swagger, {

@@ -1,4 +1,5 @@
 /** What the API's route plugins share. */
+import type { ServerResponse } from 'node:http';
 import type { ServiceDeps } from '../services/deps.js';
 import type { ShapingSource } from '../services/shaping.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -10,4 +11,6 @@ export interface ApiContext {
   ready: () => Promise<boolean>;
   /** This process's traffic shaper, when it delivers direct to MX; null otherwise. */
   shaping: ShapingSource | null;
+  /** Open live streams (SSE), ended when the app closes. */
+  streams: Set<ServerResponse>;
 }

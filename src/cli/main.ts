@@ -1,6 +1,6 @@
 /** The `herald` command line. Errors print one line naming what is wrong and set exit code 1. */
 import { Command } from 'commander';
-import { API_VERSION } from '../api/app.js';
+import { API_VERSION } from '../version.js';
 import { HeraldError } from '../core/errors.js';
 import { registerAdminCommands } from './admin.js';
 import { registerBatchCommands } from './batch.js';

@@ -232,6 +232,50 @@ for (const backend of backends()) {
         expect(paused.counters.sent + paused.counters.bounced).toBeLessThan(230);
       });
 
+      it('streams progress over SSE, and a reconnect with Last-Event-ID resumes without a gap', async () => {
+        await setUp({ dataDelayMs: 5 });
+        await app.listen({ port: 0, host: '127.0.0.1' });
+        const address = app.server.address();
+        const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+        const id = (await submit({ ...OPTIONS, recipients: recipients(200) })).json().id;
+        const read = async (headers: Record<string, string>, stopAfter: (events: { id?: string; event: string }[]) => boolean) => {
+          const res = await fetch(`${base}/v1/batches/${id}/events`, { headers: { ...auth, ...headers } });
+          expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+          const reader = res.body!.getReader();
+          const events: { id?: string; event: string }[] = [];
+          let buffer = '';
+          while (!stopAfter(events)) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            buffer += Buffer.from(value).toString();
+            let end: number;
+            while ((end = buffer.indexOf('\n\n')) >= 0) {
+              const block = buffer.slice(0, end);
+              buffer = buffer.slice(end + 2);
+              if (block.startsWith(':')) continue;
+              const fields = Object.fromEntries(block.split('\n').map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]));
+              events.push({ ...(fields.id !== undefined ? { id: fields.id } : {}), event: fields.event ?? '' });
+            }
+          }
+          await reader.cancel();
+          return events;
+        };
+        const first = await read({}, (events) => events.filter((e) => e.event === 'batch.progress').length >= 1);
+        expect(first[0]!.event).toBe('batch.state');
+        const lastId = first.at(-1)!.id!;
+        const rest = await read({ 'last-event-id': lastId }, (events) => events.some((e) => e.event === 'batch.completed'));
+        expect(rest.every((e) => Number(e.id) > Number(lastId))).toBe(true);
+        expect(rest.at(-1)!.event).toBe('batch.completed');
+        expect(rest.some((e) => e.event === 'batch.progress')).toBe(true);
+        // A follower still connected does not hold up a graceful shutdown.
+        const later = (await submit({ ...OPTIONS, send_at: new Date(Date.now() + 3_600_000).toISOString(), recipients: recipients(3) })).json().id;
+        const follower = await fetch(`${base}/v1/batches/${later}/events`, { headers: auth });
+        expect(follower.status).toBe(200);
+        const started = Date.now();
+        await app.close();
+        expect(Date.now() - started).toBeLessThan(3000);
+      });
+
       it('never keeps transactional mail waiting behind a broadcast batch', async () => {
         await setUp({ dataDelayMs: 10 });
         const id = (await submit({ ...OPTIONS, recipients: recipients(150) })).json().id;

@@ -34,8 +34,10 @@ export async function streamBatchEvents(ctx: ApiContext, principal: Principal, i
   const out = reply.raw;
   out.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
   let open = true;
+  ctx.streams.add(out);
   out.on('close', () => {
     open = false;
+    ctx.streams.delete(out);
   });
   if (typeof lastEventId !== 'string') out.write(`event: batch.state\ndata: ${JSON.stringify(batchView(state))}\n\n`);
   if (['completed', 'cancelled'].includes(state.batch.status) && typeof lastEventId !== 'string') {
