@@ -64,6 +64,7 @@ export const SendResponse = Type.Object(
     id: Type.String({ description: 'Id of this submission' }),
     messages: Type.Array(Type.Object({ id: Type.String(), to: Type.String() }), { description: 'One message per recipient' }),
     send_at: Type.Union([Type.String(), Type.Null()]),
+    batch_id: Type.Optional(Type.String({ description: 'Set when the submission had more recipients than --batch-threshold: follow it at /v1/batches/:id' })),
   },
   { $id: 'SendResponse' },
 );

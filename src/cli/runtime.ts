@@ -22,7 +22,7 @@ export async function openRuntime(sources: ConfigSources): Promise<Runtime> {
     store,
     ids: createIdSource(),
     clock: systemClock,
-    limits: { apiMaxRecipients: config.apiMaxRecipients, smtpMaxRecipients: config.smtpMaxRecipients },
+    limits: { apiMaxRecipients: config.apiMaxRecipients, smtpMaxRecipients: config.smtpMaxRecipients, batchThreshold: config.batchThreshold },
     retry: { baseSeconds: config.retryBase, maxDelaySeconds: config.retryMaxDelay, maxAgeSeconds: config.maxMessageAge },
   };
   return { config, deps, close: () => store.close() };

@@ -58,6 +58,7 @@ export interface HeraldConfig {
   heloName: string | undefined;
   allowPrivateMx: boolean;
   batchMaxBytes: number;
+  batchThreshold: number;
   dkimKey: string[] | undefined;
   dkimThreads: number;
 }
@@ -93,6 +94,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'heloName', flag: '--helo-name <host>', env: 'HERALD_HELO_NAME', kind: 'string', default: undefined, description: 'EHLO name for outgoing SMTP; default: this host name (should match its reverse DNS)' },
   { key: 'allowPrivateMx', flag: '--allow-private-mx <bool>', env: 'HERALD_ALLOW_PRIVATE_MX', kind: 'bool', default: false, description: 'deliver to MX hosts at loopback or private addresses (closed networks, tests)' },
   { key: 'batchMaxBytes', flag: '--batch-max-bytes <bytes>', env: 'HERALD_BATCH_MAX_BYTES', kind: 'int', default: 1024 * 1024 * 1024, min: 1024, description: 'largest batch submission (JSON, NDJSON or CSV upload)' },
+  { key: 'batchThreshold', flag: '--batch-threshold <n>', env: 'HERALD_BATCH_THRESHOLD', kind: 'int', default: 100, min: 1, description: 'a /v1/emails, uSpeedo or SMTP submission with more recipients than this becomes a batch' },
   { key: 'dkimKey', flag: '--dkim-key <spec...>', env: 'HERALD_DKIM_KEY', kind: 'list', default: undefined, description: 'sign mail from a domain: domain:selector:/path/key.pem (RSA or Ed25519; repeat for dual signatures or a new selector)' },
   { key: 'dkimThreads', flag: '--dkim-threads <n>', env: 'HERALD_DKIM_THREADS', kind: 'int', default: 0, min: 0, description: 'worker threads that sign (0: one per core)' },
   { key: 'smtpAllowInsecureAuth', flag: '--smtp-allow-insecure-auth <bool>', env: 'HERALD_SMTP_ALLOW_INSECURE_AUTH', kind: 'bool', default: false, description: 'offer SMTP AUTH before STARTTLS (trusted networks only)' },

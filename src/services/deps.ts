@@ -9,6 +9,8 @@ export interface Limits {
   apiMaxRecipients: number;
   /** Most recipients per SMTP transaction. */
   smtpMaxRecipients: number;
+  /** A single submission with more recipients than this becomes a batch (progress, pause, export). */
+  batchThreshold?: number;
 }
 
 export interface ServiceDeps {

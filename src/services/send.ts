@@ -10,7 +10,7 @@ import { HeraldError, invalid } from '../core/errors.js';
 import { compileParts } from '../templates/render.js';
 import { decodeEncodedWords } from '../mime/decode-words.js';
 import type { Content, Message, Stream } from '../core/types.js';
-import type { NewEvent, Submission } from '../store/store.js';
+import type { BatchRecord, NewEvent, Submission } from '../store/store.js';
 import type { Principal, ServiceDeps } from './deps.js';
 import { validateEmail, type EmailInput } from './email-input.js';
 import { requireScope } from './keys.js';
@@ -30,6 +30,8 @@ export interface SendResult {
   id: string;
   messages: AcceptedMessage[];
   sendAt: string | null;
+  /** The batch the submission became, when it had more recipients than the batch threshold. */
+  batchId?: string;
 }
 
 export interface SendOptions {
@@ -68,6 +70,18 @@ function buildSubmission(
   const contentId = deps.ids.next('content');
   const messages: Message[] = [];
   const events: NewEvent[] = [];
+  // Past the threshold a submission is a batch: the same messages, plus progress, pause and export.
+  const threshold = deps.limits.batchThreshold;
+  const first = drafts[0];
+  const batch: BatchRecord | undefined =
+    threshold !== undefined && drafts.length > threshold && first
+      ? {
+          id: deps.ids.next('batch'), workspaceId: principal.workspaceId, status: 'scheduled', contentId, stream: first.stream,
+          options: { source: content.kind === 'raw' ? 'smtp' : 'email', tags: first.tags }, total: drafts.length, rejected: 0, sampleSize: 0,
+          sendAt: first.dueAt > now ? first.dueAt.toISOString() : null, statusReason: null, idempotencyKey: null, requestHash: null,
+          keyId: principal.keyId, progressAt: null, progressDigest: null, canaryDoneAt: null, createdAt: nowIso, updatedAt: nowIso, completedAt: null,
+        }
+      : undefined;
   for (const draft of drafts) {
     const id = deps.ids.next('message');
     const expiresAt = new Date(draft.dueAt.getTime() + deps.retry.maxAgeSeconds * 1000).toISOString();
@@ -75,7 +89,7 @@ function buildSubmission(
       id,
       workspaceId: principal.workspaceId,
       contentId,
-      batchId: null,
+      batchId: batch?.id ?? null,
       recipient: draft.recipient,
       sender: draft.sender,
       status: 'queued',
@@ -99,16 +113,22 @@ function buildSubmission(
       workspaceId: principal.workspaceId,
       type: 'message.accepted',
       messageId: id,
-      batchId: null,
+      batchId: batch?.id ?? null,
       recipient: draft.recipient,
       data: { key_id: principal.keyId, subject: draft.subject, tags: draft.tags, send_at: draft.dueAt > now ? draft.dueAt.toISOString() : null },
       createdAt: nowIso,
     });
   }
   const sendAt = drafts[0] && drafts[0].dueAt > now ? drafts[0].dueAt.toISOString() : null;
-  const result: SendResult = { id: contentId, messages: messages.map((m) => ({ id: m.id, to: m.recipient })), sendAt };
+  const result: SendResult = { id: contentId, messages: messages.map((m) => ({ id: m.id, to: m.recipient })), sendAt, ...(batch ? { batchId: batch.id } : {}) };
+  if (batch) {
+    events.push({
+      id: deps.ids.next('event'), workspaceId: principal.workspaceId, type: 'batch.created', messageId: null, batchId: batch.id, recipient: null,
+      data: { total: batch.total, rejected: 0, stream: batch.stream, send_at: batch.sendAt, key_id: principal.keyId, source: batch.options.source }, createdAt: nowIso,
+    });
+  }
   return {
-    submission: { workspaceId: principal.workspaceId, content: { id: contentId, body: content }, messages, events, now: nowIso },
+    submission: { workspaceId: principal.workspaceId, content: { id: contentId, body: content }, messages, events, now: nowIso, ...(batch ? { batch } : {}) },
     result,
   };
 }

@@ -45,6 +45,8 @@ export interface Submission {
   content: { id: string; body: Content };
   messages: Message[];
   events: NewEvent[];
+  /** When the submission is large enough to be a batch: written in the same transaction. */
+  batch?: BatchRecord;
   idempotency?: {
     key: string;
     requestHash: string;

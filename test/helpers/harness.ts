@@ -86,7 +86,7 @@ export async function openTestStore(backend: Backend, dataDir: string): Promise<
 }
 
 export async function createTestContext(
-  options: { backend?: Backend; clock?: Clock; retry?: Partial<RetryPolicy>; apiMaxRecipients?: number } = {},
+  options: { backend?: Backend; clock?: Clock; retry?: Partial<RetryPolicy>; apiMaxRecipients?: number; batchThreshold?: number } = {},
 ): Promise<TestContext> {
   const dir = tempDir();
   const store = await openTestStore(options.backend ?? 'sqlite', dir.path);
@@ -94,7 +94,7 @@ export async function createTestContext(
     store,
     ids: createIdSource(),
     clock: options.clock ?? { now: () => new Date() },
-    limits: { apiMaxRecipients: options.apiMaxRecipients ?? 1000, smtpMaxRecipients: 1000 },
+    limits: { apiMaxRecipients: options.apiMaxRecipients ?? 1000, smtpMaxRecipients: 1000, batchThreshold: options.batchThreshold ?? 100 },
     retry: { ...DEFAULT_RETRY_POLICY, ...options.retry },
   };
   const admin = await bootstrap(deps);

@@ -147,6 +147,18 @@ for (const backend of backends()) {
         expect(sink.received).toHaveLength(10);
       });
 
+      it('makes a /v1/emails call with more recipients than the threshold a batch, delivered and completed as one', async () => {
+        const to = Array.from({ length: 120 }, (_, i) => `many${i}@example.org`);
+        const res = await app.inject({ method: 'POST', url: '/v1/emails', headers: auth, payload: { from: 'a@example.com', bcc: to, subject: 'All hands', text: 'x' } });
+        expect(res.statusCode).toBe(202);
+        const batchId = res.json().batch_id;
+        expect(batchId).toMatch(/^bat_/);
+        const done = await until(batchId, 'completed');
+        expect(done.counters).toMatchObject({ total: 120, sent: 120 });
+        const small = await app.inject({ method: 'POST', url: '/v1/emails', headers: auth, payload: { from: 'a@example.com', to: 'one@example.org', subject: 's', text: 'x' } });
+        expect(small.json().batch_id).toBeUndefined();
+      });
+
       it('pins a stored template version', async () => {
         const created = await app.inject({ method: 'POST', url: '/v1/templates', headers: auth, payload: { name: 'welcome', subject: 'Welcome {{name}}', text: 'v1 {{name}}' } });
         const templateId = created.json().id;

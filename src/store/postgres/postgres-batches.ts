@@ -82,6 +82,19 @@ export async function createBatch(client: Queryable, batch: BatchRecord, content
   );
 }
 
+/** Writes a complete batch row (a large /v1/emails or relay submission made into a batch). */
+export async function insertBatchRecord(client: Queryable, batch: BatchRecord): Promise<void> {
+  await client.query(
+    `INSERT INTO batches (id, workspace_id, status, content_id, stream, options, total, rejected, sample_size, send_at,
+       status_reason, idempotency_key, request_hash, key_id, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, NULL, $11, $12, $13)`,
+    [
+      batch.id, batch.workspaceId, batch.status, batch.contentId, batch.stream, JSON.stringify(batch.options), batch.total, batch.rejected,
+      batch.sampleSize, batch.sendAt, batch.keyId, batch.createdAt, batch.updatedAt,
+    ],
+  );
+}
+
 const INSERT_BATCH_MESSAGES = `INSERT INTO messages (${MESSAGE_COLUMNS})
   SELECT ${MESSAGE_COLUMNS}
   FROM unnest(${MESSAGE_ARRAY_TYPES.map((type, i) => `$${i + 1}::${type}[]`).join(', ')}) WITH ORDINALITY AS r(${MESSAGE_COLUMNS}, ord)

@@ -199,6 +199,7 @@ export class PostgresStore implements Store {
         JSON.stringify(submission.content.body),
         submission.now,
       ]);
+      if (submission.batch) await batches.insertBatchRecord(client, submission.batch);
       await this.#insertMessages(client, submission.messages);
       await insertEvents(client, submission.events);
       return { kind: 'accepted' } as const;

@@ -78,6 +78,19 @@ export function createBatch(db: Database, batch: BatchRecord, content: Content):
   );
 }
 
+/** Writes a complete batch row (a large /v1/emails or relay submission made into a batch). */
+export function insertBatchRecord(db: Database, batch: BatchRecord): void {
+  prepared(
+    db,
+    `INSERT INTO batches (id, workspace_id, status, content_id, stream, options, total, rejected, sample_size, send_at,
+       status_reason, idempotency_key, request_hash, key_id, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?, ?)`,
+  ).run(
+    batch.id, batch.workspaceId, batch.status, batch.contentId, batch.stream, JSON.stringify(batch.options), batch.total, batch.rejected,
+    batch.sampleSize, batch.sendAt, batch.keyId, batch.createdAt, batch.updatedAt,
+  );
+}
+
 /** Inserts one message unless its recipient is already in the batch; true when inserted. */
 function insertBatchMessage(db: Database, m: Message): boolean {
   const inserted = prepared(

@@ -231,6 +231,7 @@ export class SqliteStore implements Store {
       JSON.stringify(submission.content.body),
       submission.now,
     );
+    if (submission.batch) batches.insertBatchRecord(this.#db, submission.batch);
     for (const message of submission.messages) this.#insertMessage(message);
     for (const event of submission.events) this.#insertEvent(event);
     return { kind: 'accepted' };

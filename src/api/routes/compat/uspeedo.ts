@@ -148,7 +148,7 @@ export async function uspeedoRoutes(app: FastifyInstance, ctx: ApiContext): Prom
         },
         { individual: true, ...(typeof key === 'string' ? { idempotencyKey: key } : {}) },
       );
-      return { RetCode: RET_CODE.ok, Message: 'success', SessionNo: result.id, FailedTargetEmails: failed };
+      return { RetCode: RET_CODE.ok, Message: 'success', SessionNo: result.batchId ?? result.id, FailedTargetEmails: failed };
     },
   );
 

@@ -25,7 +25,7 @@ export async function emailRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       const result = await sendEmail(ctx.deps, principal, request.body as EmailBodyT, {
         ...(typeof key === 'string' ? { idempotencyKey: key } : {}),
       });
-      return reply.status(202).send({ id: result.id, messages: result.messages, send_at: result.sendAt });
+      return reply.status(202).send({ id: result.id, messages: result.messages, send_at: result.sendAt, ...(result.batchId ? { batch_id: result.batchId } : {}) });
     },
   );
 }
