@@ -1,29 +1,10 @@
 // Batch intake over HTTP: N recipients streamed as NDJSON to a running `herald serve --role api`,
 // timed to the 202 (every row committed), with the server's peak RSS read from /proc.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const BIN = fileURLToPath(new URL('../bin/herald.js', import.meta.url));
-
-function start(dir) {
-  const child = spawn(process.execPath, [BIN, 'serve', '--role', 'api', '--data', dir, '--http-port', '0', '--smtp-port', '0', '--rate-limit', '0'], {
-    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, HERALD_LOG_LEVEL: 'warn' },
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      const api = /API\s+(http:\/\/\S+)/.exec(out);
-      const secret = /Key secret:\s+(\S+)/.exec(out);
-      if (api && secret) resolve({ child, url: new URL(api[1]), secret: secret[1] });
-    });
-    child.once('exit', (code) => reject(new Error(`herald exited ${code}: ${out}`)));
-  });
-}
+import { startApiServer } from './server.js';
 
 function peakRss(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -33,7 +14,8 @@ function peakRss(pid) {
 
 export async function acceptNdjson({ recipients }) {
   const dir = mkdtempSync(join(tmpdir(), 'herald-bench-accept-'));
-  const server = await start(dir);
+  const started0 = await startApiServer(dir);
+  const server = { ...started0, url: new URL(started0.url) };
   const started = performance.now();
   const status = await new Promise((resolve, reject) => {
     const req = request({ host: server.url.hostname, port: server.url.port, path: '/v1/batches', method: 'POST', headers: { authorization: `Bearer ${server.secret}`, 'content-type': 'application/x-ndjson' } }, (res) => {
