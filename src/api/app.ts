@@ -19,6 +19,14 @@ import { outboxRoutes } from './routes/v1/outbox.js';
 import { templateRoutes } from './routes/v1/templates.js';
 import { batchRoutes } from './routes/v1/batches.js';
 import { shapingRoutes } from './routes/v1/shaping.js';
+import { eventRoutes } from './routes/v1/events.js';
+import { statsRoutes } from './routes/v1/stats.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { MetricsRegistry } from '../lib/metrics.js';
+import { suppressionRoutes } from './routes/v1/suppressions.js';
+import { webhookRoutes } from './routes/v1/webhooks.js';
+import { unsubscribeRoutes } from './routes/unsubscribe.js';
+import type { UnsubscribeSettings } from '../services/unsubscribe.js';
 import { ErrorResponse } from './schemas.js';
 import type { ServiceDeps } from '../services/deps.js';
 import { API_VERSION } from '../version.js';
@@ -37,6 +45,12 @@ export interface AppOptions {
   batchMaxBytes?: number;
   /** The delivering process's traffic shaper (`--deliver mx`), shown at GET /v1/shaping. */
   shaping?: ShapingSource | null;
+  /** The process's metrics registry (shared with the engine); default: a new one for this app. */
+  metrics?: MetricsRegistry;
+  /** Require `Authorization: Bearer <token>` at GET /metrics (`--metrics-token`). */
+  metricsToken?: string | undefined;
+  /** Serve the public unsubscribe endpoints (`/u/:token`) for tokens signed with this key. */
+  unsubscribe?: UnsubscribeSettings;
 }
 
 export { API_VERSION } from '../version.js';
@@ -48,6 +62,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: options.bodyLimit,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     return503OnClosing: true,
+    // Signed link tokens (`/u/:token`) run to a few hundred characters; the default cuts at 100.
+    routerOptions: { maxParamLength: 2048 },
   });
   const ctx: ApiContext = {
     deps: options.deps,
@@ -55,6 +71,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ready: options.ready ?? (async () => options.deps.store.ping().then(() => true)),
     shaping: options.shaping ?? null,
     streams: new Set(),
+    metrics: options.metrics ?? new MetricsRegistry(),
+    metricsToken: options.metricsToken ?? null,
   };
   // Live streams (SSE) are hijacked responses that app.close() does not end: end them, so a
   // graceful shutdown does not wait for every follower to leave. Clients resume with Last-Event-ID.
@@ -96,6 +114,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(async (scope) => templateRoutes(scope, ctx));
   await app.register(async (scope) => batchRoutes(scope, ctx, { maxBytes: options.batchMaxBytes ?? 2 * 1024 * 1024 * 1024 }));
   await app.register(async (scope) => shapingRoutes(scope, ctx));
+  await app.register(async (scope) => eventRoutes(scope, ctx));
+  await app.register(async (scope) => statsRoutes(scope, ctx));
+  await app.register(async (scope) => metricsRoutes(scope, ctx));
+  await app.register(async (scope) => suppressionRoutes(scope, ctx));
+  await app.register(async (scope) => webhookRoutes(scope, ctx));
+  const unsubscribe = options.unsubscribe;
+  if (unsubscribe) await app.register(async (scope) => unsubscribeRoutes(scope, ctx, unsubscribe));
   await app.register(async (scope) => uspeedoRoutes(scope, ctx), { prefix: '/api/v1/email' });
   return app;
 }

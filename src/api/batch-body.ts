@@ -62,7 +62,8 @@ async function readJson(stream: Readable, maxBytes: number): Promise<BatchBody> 
         first = next;
         break;
       }
-      options[next.value.key] = next.value.value;
+      // A member named __proto__ would set the object's prototype, not an option: ignore it.
+      if (next.value.key !== '__proto__') options[next.value.key] = next.value.value;
     }
   } catch (error) {
     wireError(error);
@@ -129,7 +130,7 @@ async function readMultipart(stream: Readable, headers: Record<string, string | 
     }
     if (typeof options !== 'object' || options === null || Array.isArray(options)) throw invalid('options', 'must be a JSON object');
   }
-  for (const [name, value] of Object.entries(fields)) if (name !== 'options') options[name] = value;
+  for (const [name, value] of Object.entries(fields)) if (name !== 'options' && name !== '__proto__') options[name] = value;
   // A multipart boundary differs on every upload, so the hash covers what the parts hold.
   hash.update(JSON.stringify(fields));
   let truncated = false;

@@ -1,5 +1,6 @@
 /** What the API's route plugins share. */
 import type { ServerResponse } from 'node:http';
+import type { MetricsRegistry } from '../lib/metrics.js';
 import type { ServiceDeps } from '../services/deps.js';
 import type { ShapingSource } from '../services/shaping.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -13,4 +14,8 @@ export interface ApiContext {
   shaping: ShapingSource | null;
   /** Open live streams (SSE), ended when the app closes. */
   streams: Set<ServerResponse>;
+  /** The process's metrics, rendered at GET /metrics. */
+  metrics: MetricsRegistry;
+  /** The bearer token GET /metrics requires; null: open. */
+  metricsToken: string | null;
 }

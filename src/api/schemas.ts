@@ -62,7 +62,14 @@ export type EmailBodyT = Static<typeof EmailBody>;
 export const SendResponse = Type.Object(
   {
     id: Type.String({ description: 'Id of this submission' }),
-    messages: Type.Array(Type.Object({ id: Type.String(), to: Type.String() }), { description: 'One message per recipient' }),
+    messages: Type.Array(
+      Type.Object({
+        id: Type.String(),
+        to: Type.String(),
+        suppressed: Type.Optional(Type.String({ description: 'The suppression reason: recorded, never sent' })),
+      }),
+      { description: 'One message per recipient' },
+    ),
     send_at: Type.Union([Type.String(), Type.Null()]),
     batch_id: Type.Optional(Type.String({ description: 'Set when the submission had more recipients than --batch-threshold: follow it at /v1/batches/:id' })),
   },
@@ -228,4 +235,84 @@ export const TemplateRenderedView = Type.Object(
     missing_variables: Type.Array(Type.String(), { description: 'Used by the template, absent from variables' }),
   },
   { $id: 'TemplateRendered' },
+);
+
+// ---- Events out (routes/v1/events.ts, routes/v1/stats.ts) ------------------------------------
+
+const EventTypeParam = Type.String({
+  maxLength: 2000,
+  description: 'Comma-separated event types or families: message.sent,message.bounced or message.* (default: every type)',
+});
+
+export const EventLogView = Type.Object(
+  {
+    id: Type.String(),
+    type: Type.String(),
+    created_at: Type.String(),
+    message_id: Type.Union([Type.String(), Type.Null()]),
+    batch_id: Type.Union([Type.String(), Type.Null()]),
+    recipient: Type.Union([Type.String(), Type.Null()]),
+    data: Type.Record(Type.String(), Type.Unknown(), { description: 'What the type reports; message events carry tags and metadata' }),
+  },
+  { $id: 'LogEvent' },
+);
+
+export const EventListQuery = Type.Object(
+  {
+    type: Type.Optional(EventTypeParam),
+    after: Type.Optional(Type.String({ description: 'A next_cursor from an earlier page; default: the start of the log' })),
+    limit: Type.Optional(Type.String({ pattern: '^[0-9]{1,4}$', description: '1 to 1000, default 100' })),
+  },
+  { additionalProperties: false },
+);
+export type EventListQueryT = Static<typeof EventListQuery>;
+
+export const EventStreamQuery = Type.Object(
+  {
+    type: Type.Optional(EventTypeParam),
+    after: Type.Optional(Type.String({ description: 'Start after this next_cursor of GET /v1/events (Last-Event-ID wins); default: only new events' })),
+  },
+  { additionalProperties: false },
+);
+export type EventStreamQueryT = Static<typeof EventStreamQuery>;
+
+export const StatsQuery = Type.Object(
+  {
+    from: Type.Optional(Type.String({ description: 'ISO 8601; default: 24 hours (hour) or 30 days (day) before to' })),
+    to: Type.Optional(Type.String({ description: 'ISO 8601, exclusive; default: now' })),
+    interval: Type.Optional(Type.String({ description: 'hour (at most 31 days) or day (at most 366 days); default hour' })),
+    tag: Type.Optional(Type.String({ description: 'Only messages with this tag' })),
+    stream: Type.Optional(Type.String({ description: 'transactional or broadcast' })),
+    domain: Type.Optional(Type.String({ description: 'Only recipients at this domain' })),
+  },
+  { additionalProperties: false },
+);
+export type StatsQueryT = Static<typeof StatsQuery>;
+
+const StatsCounts = {
+  accepted: Type.Integer(),
+  sent: Type.Integer(),
+  delivered: Type.Integer(),
+  deferred: Type.Integer({ description: 'Deferrals (a message deferred twice counts twice)' }),
+  bounced: Type.Integer({ description: 'bounced_hard + bounced_soft' }),
+  bounced_hard: Type.Integer(),
+  bounced_soft: Type.Integer(),
+  complained: Type.Integer(),
+  opened: Type.Integer({ description: 'Unique: first opens only' }),
+  clicked: Type.Integer({ description: 'Unique: first clicks only' }),
+  unsubscribed: Type.Integer(),
+};
+
+export const StatsView = Type.Object(
+  {
+    from: Type.String({ description: 'The range covered, widened to whole buckets' }),
+    to: Type.String({ description: 'Exclusive' }),
+    interval: Type.Union([Type.Literal('hour'), Type.Literal('day')]),
+    tag: Type.Union([Type.String(), Type.Null()]),
+    stream: Type.Union([Type.String(), Type.Null()]),
+    domain: Type.Union([Type.String(), Type.Null()]),
+    buckets: Type.Array(Type.Object({ start: Type.String(), ...StatsCounts })),
+    totals: Type.Object(StatsCounts),
+  },
+  { $id: 'Stats' },
 );

@@ -24,6 +24,7 @@ export async function openRuntime(sources: ConfigSources): Promise<Runtime> {
     clock: systemClock,
     limits: { apiMaxRecipients: config.apiMaxRecipients, smtpMaxRecipients: config.smtpMaxRecipients, batchThreshold: config.batchThreshold },
     retry: { baseSeconds: config.retryBase, maxDelaySeconds: config.retryMaxDelay, maxAgeSeconds: config.maxMessageAge },
+    webhooks: { allowlist: config.webhookAllowlist ?? [] },
   };
   return { config, deps, close: () => store.close() };
 }

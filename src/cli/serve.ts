@@ -13,11 +13,14 @@ import { API_VERSION } from '../version.js';
 import { BatchGate } from '../engine/batch-gate.js';
 import { BatchSupervisor } from '../engine/batch-supervisor.js';
 import { Engine } from '../engine/engine.js';
+import { WebhookDispatcher } from '../events/webhooks/dispatcher.js';
 import { MessageSigner } from '../engine/message-signer.js';
 import { loadDkimKeys } from '../mime/dkim-keys.js';
 import { DkimSignerPool } from '../mime/dkim-pool.js';
 import { createLogger } from '../lib/logger.js';
+import { MetricsRegistry } from '../lib/metrics.js';
 import type { CreatedKey } from '../services/keys.js';
+import { webhookBacklogGauge } from '../services/metrics.js';
 import { IDEMPOTENCY_WINDOW_MS } from '../services/send.js';
 import { bootstrap } from '../services/workspaces.js';
 import { startRelayServer, type RelayServer } from '../smtp/relay-server.js';
@@ -25,6 +28,7 @@ import { loadTlsMaterial } from '../smtp/tls.js';
 import { createTransport } from '../transports/select.js';
 import { addSettingOptions, sourcesFrom } from './options.js';
 import { openRuntime } from './runtime.js';
+import { setUpUnsubscribe } from './unsubscribe-setup.js';
 
 function banner(lines: { api?: string; smtp?: string; store: string; delivery?: string; admin: CreatedKey | null }): string {
   const out = [`Herald ${API_VERSION} is running (pid ${process.pid})`];
@@ -50,7 +54,10 @@ export function registerServe(program: Command): void {
       const runtime = await openRuntime(sourcesFrom(options));
       const { config, deps } = runtime;
       const logger = createLogger(config.logLevel);
+      // One registry for the process: the engine records into it, GET /metrics renders it.
+      const metrics = new MetricsRegistry();
       const admin = await bootstrap(deps);
+      const unsubscribe = setUpUnsubscribe(config, logger);
       // Signal handlers go in before anything listens: a SIGTERM that arrives while starting (or
       // the instant the banner is out) must stop Herald gracefully, not kill it mid-write.
       let started = false;
@@ -65,6 +72,7 @@ export function registerServe(program: Command): void {
         await Promise.allSettled([app?.close(), relay?.close(timeoutMs)]);
         await supervisor?.stop();
         await engine?.stop(timeoutMs);
+        await webhooks?.stop(timeoutMs);
         await runtime.close();
         logger.info('stopped');
       };
@@ -79,6 +87,7 @@ export function registerServe(program: Command): void {
 
       let engine: Engine | null = null;
       let supervisor: BatchSupervisor | null = null;
+      let webhooks: WebhookDispatcher | null = null;
       const way = delivery ? createTransport(config) : null;
       if (delivery && way) {
         engine = new Engine({
@@ -94,6 +103,8 @@ export function registerServe(program: Command): void {
           concurrency: config.deliveryConcurrency,
           pollIntervalSeconds: config.pollInterval,
           batches: new BatchGate(deps.store),
+          metrics,
+          unsubscribe: unsubscribe.links,
           ...(config.dkimKey && config.dkimKey.length > 0
             ? {
                 signer: new MessageSigner(
@@ -114,6 +125,17 @@ export function registerServe(program: Command): void {
           ...(config.publicUrl !== undefined ? { publicUrl: config.publicUrl } : {}),
         });
         supervisor.start();
+        webhooks = new WebhookDispatcher({
+          store: deps.store,
+          ids: deps.ids,
+          clock: deps.clock,
+          logger: logger.child({ component: 'webhooks' }),
+          owner: `${hostname()}:${process.pid}:webhooks:${randomBytes(3).toString('hex')}`,
+          allowlist: config.webhookAllowlist ?? [],
+          disableAfterSeconds: config.webhookDisableAfter,
+          backlog: webhookBacklogGauge(metrics),
+        });
+        webhooks.start();
       }
 
       let relay: RelayServer | null = null;
@@ -127,6 +149,9 @@ export function registerServe(program: Command): void {
             publicUrl: config.publicUrl,
             shaping: way?.shaper ?? null,
             batchMaxBytes: config.batchMaxBytes,
+            metrics,
+            metricsToken: config.metricsToken,
+            unsubscribe: unsubscribe.settings,
           })
         : null;
       let tlsNote = '';
@@ -151,6 +176,7 @@ export function registerServe(program: Command): void {
         const address = app.server.address();
         const port = typeof address === 'object' && address ? address.port : config.httpPort;
         apiUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+        unsubscribe.listening(apiUrl);
       }
 
       const pruner = setInterval(() => {

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { HeraldError } from '../core/errors.js';
 import { SETTINGS, type HeraldConfig, type Setting } from './schema.js';
+import { allowlistProblem } from '../events/webhooks/endpoint-guard.js';
 
 type Raw = string | number | boolean | string[] | undefined;
 
@@ -22,6 +23,7 @@ function parseValue(setting: Setting, raw: Raw, source: string): unknown {
   switch (setting.kind) {
     case 'string':
       if (text === '') fail(setting, source, 'must not be empty');
+      if (setting.min !== undefined && text.length < setting.min) fail(setting, source, `must be at least ${setting.min} characters`);
       return text;
     case 'url': {
       try {
@@ -115,6 +117,10 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<HeraldConfig> 
   }
   if (resolved.databaseUrl !== undefined && !/^postgres(ql)?:$/.test(new URL(resolved.databaseUrl).protocol)) {
     throw new HeraldError('invalid_config', { field: 'databaseUrl', reason: 'must be a postgres:// URL' });
+  }
+  for (const entry of resolved.webhookAllowlist ?? []) {
+    const problem = allowlistProblem(entry);
+    if (problem !== null) throw new HeraldError('invalid_config', { field: 'webhookAllowlist', reason: problem });
   }
   return Object.freeze(resolved);
 }

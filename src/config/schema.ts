@@ -14,7 +14,7 @@ export interface Setting {
   kind: SettingKind;
   description: string;
   default: string | number | boolean | string[] | undefined;
-  /** Smallest accepted value for numeric kinds. */
+  /** Smallest accepted value for numeric kinds; the shortest accepted length for `string`. */
   min?: number;
   /** The accepted values of a `choice` setting. */
   choices?: readonly string[];
@@ -61,6 +61,11 @@ export interface HeraldConfig {
   batchThreshold: number;
   dkimKey: string[] | undefined;
   dkimThreads: number;
+  webhookAllowlist: string[] | undefined;
+  webhookDisableAfter: number;
+  metricsToken: string | undefined;
+  secretKey: string | undefined;
+  unsubscribeFooter: boolean;
 }
 
 export const SETTINGS: readonly Setting[] = [
@@ -97,7 +102,12 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'batchThreshold', flag: '--batch-threshold <n>', env: 'HERALD_BATCH_THRESHOLD', kind: 'int', default: 100, min: 1, description: 'a /v1/emails, uSpeedo or SMTP submission with more recipients than this becomes a batch' },
   { key: 'dkimKey', flag: '--dkim-key <spec...>', env: 'HERALD_DKIM_KEY', kind: 'list', default: undefined, description: 'sign mail from a domain: domain:selector:/path/key.pem (RSA or Ed25519; repeat for dual signatures or a new selector)' },
   { key: 'dkimThreads', flag: '--dkim-threads <n>', env: 'HERALD_DKIM_THREADS', kind: 'int', default: 0, min: 0, description: 'worker threads that sign (0: one per core)' },
+  { key: 'webhookAllowlist', flag: '--webhook-allowlist <list>', env: 'HERALD_WEBHOOK_ALLOWLIST', kind: 'list', default: undefined, description: 'internal networks webhook endpoints may resolve to (CIDRs, comma-separated, e.g. 127.0.0.0/8,10.1.0.0/16); default: none, only public addresses' },
+  { key: 'webhookDisableAfter', flag: '--webhook-disable-after <seconds>', env: 'HERALD_WEBHOOK_DISABLE_AFTER', kind: 'seconds', default: 3 * 86400, min: 1, description: 'disable a webhook endpoint whose deliveries have failed for this long (accepts 12h, 3d)' },
   { key: 'smtpAllowInsecureAuth', flag: '--smtp-allow-insecure-auth <bool>', env: 'HERALD_SMTP_ALLOW_INSECURE_AUTH', kind: 'bool', default: false, description: 'offer SMTP AUTH before STARTTLS (trusted networks only)' },
   { key: 'pollInterval', flag: '--poll-interval <seconds>', env: 'HERALD_POLL_INTERVAL', kind: 'seconds', default: 1, min: 0.01, description: 'how often an idle worker looks for due messages' },
+  { key: 'metricsToken', flag: '--metrics-token <token>', env: 'HERALD_METRICS_TOKEN', kind: 'string', default: undefined, description: 'require Authorization: Bearer <token> at GET /metrics (default: open, for a scraper on a private network)' },
+  { key: 'secretKey', flag: '--secret-key <key>', env: 'HERALD_SECRET_KEY', kind: 'string', default: undefined, min: 32, description: 'key (at least 32 characters) that signs unsubscribe links; default: a random one generated once into <data>/secret.key. Give every process the same one' },
+  { key: 'unsubscribeFooter', flag: '--unsubscribe-footer <bool>', env: 'HERALD_UNSUBSCRIBE_FOOTER', kind: 'bool', default: true, description: 'append an unsubscribe footer to broadcast mail whose html shows no unsubscribe link' },
   { key: 'shutdownTimeout', flag: '--shutdown-timeout <seconds>', env: 'HERALD_SHUTDOWN_TIMEOUT', kind: 'seconds', default: 30, min: 0, description: 'how long SIGTERM waits for in-flight work' },
 ];

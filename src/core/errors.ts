@@ -37,6 +37,12 @@ export const ERRORS = {
   batch_state_conflict: { status: 409, message: 'batch {id} is {status}; {action} is not possible now' },
   no_recipients: { status: 422, message: 'recipients: the batch has no recipients' },
   template_invalid: { status: 422, message: '{field}: {reason}' },
+  metrics_token_required: { status: 401, message: 'GET /metrics requires Authorization: Bearer <the --metrics-token value>' },
+  unsupported_import_type: { status: 415, message: 'content type {type} is not supported here; send text/csv' },
+  invalid_csv: { status: 422, message: 'row {row}: {reason} ({imported} rows before it were imported)' },
+  replay_too_large: { status: 422, message: 'the window holds more than {max} events for this endpoint; replay a narrower window' },
+  invalid_unsubscribe_link: { status: 404, message: 'this unsubscribe link is not valid' },
+  one_click_body_required: { status: 400, message: 'the body must be List-Unsubscribe=One-Click (RFC 8058), as a form' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

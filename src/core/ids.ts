@@ -12,6 +12,8 @@ export const ID_PREFIX = {
   batch: 'bat',
   session: 'ses',
   template: 'tpl',
+  webhook: 'wh',
+  webhookDelivery: 'whd',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

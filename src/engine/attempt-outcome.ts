@@ -6,6 +6,7 @@
 import { verdictForReply } from '../core/delivery-outcome.js';
 import type { IdSource } from '../core/ids.js';
 import { nextAttemptAt, type RetryPolicy } from '../core/retry-policy.js';
+import type { SuppressionHit } from '../core/suppression.js';
 import type { Message } from '../core/types.js';
 import type { AttemptRecord, NewEvent } from '../store/store.js';
 import type { TransportResult } from '../transports/transport.js';
@@ -158,5 +159,19 @@ export function outcomeOfCancel(ctx: OutcomeContext, message: Message): AttemptR
     lastReply: message.lastReply,
     bounceClass: null,
     event: event(ctx, message, 'message.cancelled', { reason: 'batch cancelled' }),
+  });
+}
+
+/**
+ * The record for a claimed message whose recipient is on the suppression list for its stream:
+ * final, and not an attempt (nothing was handed to a transport).
+ */
+export function outcomeOfSuppression(ctx: OutcomeContext, message: Message, hit: SuppressionHit): AttemptRecord {
+  return record(ctx, message, {
+    attempts: message.attempts,
+    status: 'suppressed',
+    lastReply: message.lastReply,
+    bounceClass: null,
+    event: event(ctx, message, 'message.suppressed', { reason: hit.reason, scope: hit.scope, checked: 'before_send' }),
   });
 }

@@ -17,13 +17,25 @@ import type { IdSource } from '../core/ids.js';
 import type { RetryPolicy } from '../core/retry-policy.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
+import type { MetricsRegistry } from '../lib/metrics.js';
 import type { ClaimedMessage, Store } from '../store/store.js';
 import type { Transport } from '../transports/transport.js';
-import { outcomeOfAttempt, outcomeOfCancel, outcomeOfExpiry, outcomeOfFailure, outcomeOfHold, type OutcomeContext } from './attempt-outcome.js';
+import {
+  outcomeOfAttempt,
+  outcomeOfCancel,
+  outcomeOfExpiry,
+  outcomeOfFailure,
+  outcomeOfHold,
+  outcomeOfSuppression,
+  type OutcomeContext,
+} from './attempt-outcome.js';
 import type { BatchGate } from './batch-gate.js';
 import { MessageBuilder } from './message-builder.js';
+import type { UnsubscribeLinkSettings } from '../tracking/unsubscribe-links.js';
 import type { MessageSigner } from './message-signer.js';
 import { OutcomeWriter } from './outcome-writer.js';
+import { EngineMetrics } from './engine-metrics.js';
+import { SuppressionCheck } from './suppression-check.js';
 
 export interface EngineOptions {
   store: Store;
@@ -41,9 +53,13 @@ export interface EngineOptions {
   pollIntervalSeconds: number;
   /** Signs with the From domain's DKIM keys; none: mail leaves unsigned. */
   signer?: MessageSigner;
+  /** Puts RFC 8058 unsubscribe headers (and, when needed, a footer) into broadcast mail. */
+  unsubscribe?: UnsubscribeLinkSettings;
   /** Which batches may be claimed from, at what rate, and the last check before a send. */
   batches?: BatchGate;
   random?: () => number;
+  /** Where the engine records send outcomes, transport latency, claim sizes and what is in flight. */
+  metrics?: MetricsRegistry;
 }
 
 export interface EngineStats {
@@ -55,8 +71,10 @@ export interface EngineStats {
 
 export class Engine {
   readonly #o: Readonly<EngineOptions>;
-  readonly #builder = new MessageBuilder();
+  readonly #builder: MessageBuilder;
   readonly #writer: OutcomeWriter;
+  readonly #metrics: EngineMetrics | null;
+  readonly #suppressions: SuppressionCheck;
   readonly #queue: ClaimedMessage[] = [];
   #inFlight = 0;
   #attempted = 0;
@@ -69,6 +87,9 @@ export class Engine {
   constructor(options: EngineOptions) {
     this.#o = Object.freeze({ ...options });
     this.#writer = new OutcomeWriter(options.store, options.logger, { chunk: options.claimChunk, maxDelayMs: 50 });
+    this.#metrics = options.metrics ? new EngineMetrics(options.metrics, { inFlight: () => this.#inFlight, queued: () => this.#queue.length }) : null;
+    this.#suppressions = new SuppressionCheck(options.store);
+    this.#builder = new MessageBuilder({ unsubscribe: options.unsubscribe });
   }
 
   start(): void {
@@ -123,6 +144,16 @@ export class Engine {
       for (const m of claimed) if (m.batchId !== null) perBatch.set(m.batchId, (perBatch.get(m.batchId) ?? 0) + 1);
       for (const [batchId, count] of perBatch) gate.claimed(batchId, count);
     }
+    try {
+      // The last suppression check, one query per chunk: each message asks for its answer at send time.
+      await this.#suppressions.load(claimed);
+    } catch (error) {
+      // Unchecked mail must not go: the chunk goes back to the queue, due again in a second.
+      this.#o.logger.error({ err: error, messages: claimed.length }, 'suppression check failed; returning the chunk to the queue');
+      for (const message of claimed) this.#writer.add(outcomeOfHold(this.#context(now), message, 1000));
+      return 0;
+    }
+    this.#metrics?.claimed(claimed.length);
     this.#queue.push(...claimed);
     return claimed.length;
   }
@@ -190,6 +221,11 @@ export class Engine {
       this.#writer.add(outcomeOfCancel(this.#context(now), message));
       return;
     }
+    const suppressed = this.#suppressions.hitFor(message);
+    if (suppressed) {
+      this.#writer.add(outcomeOfSuppression(this.#context(now), message, suppressed));
+      return;
+    }
     const neverTried = message.batchId !== null && message.attempts === 0;
     if (!neverTried && now.getTime() >= new Date(message.expiresAt).getTime()) {
       this.#writer.add(outcomeOfExpiry(this.#context(now), message));
@@ -215,9 +251,12 @@ export class Engine {
         return;
       }
     }
+    const started = performance.now();
     const result = await this.#o.transport.send(outgoing);
     this.#attempted += 1;
-    this.#writer.add(outcomeOfAttempt(this.#context(this.#o.clock.now()), message, this.#o.transport.name, result));
+    const outcome = outcomeOfAttempt(this.#context(this.#o.clock.now()), message, this.#o.transport.name, result);
+    this.#metrics?.sent(outcome.status, (performance.now() - started) / 1000);
+    this.#writer.add(outcome);
   }
 
   /**

@@ -3,12 +3,20 @@
  * composer, whose per-content skeleton is prepared once and kept in a small LRU cache (a chunk of
  * a batch shares one content, so it is composed from the same skeleton); content with
  * attachments goes through the library composer; raw content relayed over SMTP leaves as it came.
+ *
+ * Broadcast mail, when unsubscribe links are configured, gets its recipient's RFC 8058
+ * `List-Unsubscribe` / `List-Unsubscribe-Post` headers (replacing any of the content's own, so
+ * there is exactly one of each), `{{unsubscribe_url}}` filled in its template or plain content,
+ * and a footer with the link when its content shows none (tracking/unsubscribe-body.ts).
+ * Transactional mail gets none of these.
  */
 import type { Content } from '../core/types.js';
 import { TemplateCache } from '../templates/compile-cache.js';
 import { MessageComposer } from '../mime/composer.js';
 import { composeWithAttachments } from '../mime/library-composer.js';
 import type { ClaimedMessage } from '../store/store.js';
+import { bodyTraits, withHtmlFooter, withTextFooter, withUnsubscribeUrl, type BodyTraits } from '../tracking/unsubscribe-body.js';
+import { listUnsubscribeHeaders, unsubscribeToken, unsubscribeUrl, type UnsubscribeLinkSettings } from '../tracking/unsubscribe-links.js';
 import type { OutgoingMessage } from '../transports/transport.js';
 
 type StructuredContent = Extract<Content, { kind: 'structured' }>;
@@ -18,6 +26,33 @@ type TemplateContent = Extract<Content, { kind: 'template' }>;
 export interface BuiltMessage {
   outgoing: OutgoingMessage;
   fromDomain: string | null;
+}
+
+/** A broadcast message's unsubscribe link and what it adds to the message. */
+interface UnsubscribeParts {
+  url: string;
+  headers: Record<string, string>;
+  /** Whether the link goes into a footer (the content shows none of its own). */
+  footer: boolean;
+  /** Whether the content holds `{{unsubscribe_url}}` literally (filled in plain content). */
+  placeholder: boolean;
+}
+
+export interface MessageBuilderOptions {
+  /** Most contents whose composer (and footer decision) is kept; default 256. */
+  cacheSize?: number;
+  /** Unsubscribe links for broadcast mail; none: broadcast mail leaves without them. */
+  unsubscribe?: UnsubscribeLinkSettings | undefined;
+}
+
+/** The body parts with the footer added, when the message gets one. */
+function withFooter<T extends { html?: string | undefined; text?: string | undefined }>(parts: T, unsubscribe: UnsubscribeParts | null): T {
+  if (unsubscribe === null || !unsubscribe.footer) return parts;
+  return {
+    ...parts,
+    ...(parts.html !== undefined ? { html: withHtmlFooter(parts.html, unsubscribe.url) } : {}),
+    ...(parts.text !== undefined ? { text: withTextFooter(parts.text, unsubscribe.url) } : {}),
+  };
 }
 
 const FROM_HEADER = /^From:[^\r\n]*?([^\s<@"]+@([^\s>"]+))/im;
@@ -36,10 +71,44 @@ function fromDomainOfRaw(raw: string): string | null {
 export class MessageBuilder {
   readonly #composers = new Map<string, MessageComposer>();
   readonly #templates = new TemplateCache();
+  /** Per content (and template revision): what its sources hold of unsubscribe links. */
+  readonly #bodyTraits = new Map<string, BodyTraits>();
   readonly #capacity: number;
+  readonly #unsubscribe: UnsubscribeLinkSettings | null;
 
-  constructor(options: { cacheSize?: number } = {}) {
+  constructor(options: MessageBuilderOptions = {}) {
     this.#capacity = options.cacheSize ?? 256;
+    this.#unsubscribe = options.unsubscribe ?? null;
+  }
+
+  #traitsOf(key: string, content: StructuredContent | TemplateContent): BodyTraits {
+    let traits = this.#bodyTraits.get(key);
+    if (traits === undefined) {
+      traits = bodyTraits(content);
+      if (this.#bodyTraits.size >= this.#capacity) {
+        const oldest = this.#bodyTraits.keys().next();
+        if (!oldest.done) this.#bodyTraits.delete(oldest.value);
+      }
+      this.#bodyTraits.set(key, traits);
+    }
+    return traits;
+  }
+
+  /** The message's unsubscribe link and headers: broadcast mail only, when configured. */
+  #unsubscribeFor(message: ClaimedMessage, content: StructuredContent | TemplateContent, contentKey: string): UnsubscribeParts | null {
+    const settings = this.#unsubscribe;
+    if (settings === null || message.stream !== 'broadcast') return null;
+    const token = unsubscribeToken(settings.key, {
+      workspaceId: message.workspaceId,
+      messageId: message.id,
+      recipient: message.recipient,
+      stream: message.stream,
+    });
+    const url = unsubscribeUrl(settings.baseUrl(), token);
+    // The mailto address lives at the envelope sender's domain, where bounces come back too.
+    const domain = domainOf(message.sender.includes('@') ? message.sender : content.from.email);
+    const traits = this.#traitsOf(contentKey, content);
+    return { url, headers: listUnsubscribeHeaders(url, token, domain), footer: settings.footer && !traits.showsLink, placeholder: traits.placeholder };
   }
 
   #composerFor(contentId: string, content: StructuredContent | TemplateContent): MessageComposer {
@@ -74,8 +143,18 @@ export class MessageBuilder {
     const fromDomain = domainOf(content.from.email);
     if (content.kind === 'template') {
       // Compiled once per content revision; rendered here, per recipient, at send time.
-      const render = this.#templates.get(`${message.contentId}@${content.revision}`, content);
-      const rendered = render({ ...message.variables, email: message.recipient, message_id: message.messageIdHeader });
+      const revisionKey = `${message.contentId}@${content.revision}`;
+      const render = this.#templates.get(revisionKey, content);
+      const unsubscribe = this.#unsubscribeFor(message, content, revisionKey);
+      const rendered = withFooter(
+        render({
+          ...message.variables,
+          email: message.recipient,
+          message_id: message.messageIdHeader,
+          ...(unsubscribe !== null ? { unsubscribe_url: unsubscribe.url } : {}),
+        }),
+        unsubscribe,
+      );
       const parts = {
         to: [{ email: message.recipient, ...(typeof message.variables?.name === 'string' && message.variables.name !== '' ? { name: message.variables.name } : {}) }],
         subject: rendered.subject,
@@ -83,17 +162,25 @@ export class MessageBuilder {
         date: now,
         ...(rendered.html !== undefined ? { html: rendered.html } : {}),
         ...(rendered.text !== undefined ? { text: rendered.text } : {}),
+        ...(unsubscribe !== null ? { headers: unsubscribe.headers } : {}),
       };
       return { outgoing: { ...out, raw: this.#composerFor(message.contentId, content).compose(parts) }, fromDomain };
     }
-    const parts = {
-      to: content.to.length > 0 ? content.to : [{ email: message.recipient }],
-      subject: content.subject,
-      messageId: message.messageIdHeader,
-      date: now,
-      ...(content.html !== undefined ? { html: content.html } : {}),
-      ...(content.text !== undefined ? { text: content.text } : {}),
-    };
+    const unsubscribe = this.#unsubscribeFor(message, content, message.contentId);
+    // Plain content is not a template: a `{{unsubscribe_url}}` it holds is filled here.
+    const body = unsubscribe?.placeholder ? withUnsubscribeUrl(content, unsubscribe.url) : content;
+    const parts = withFooter(
+      {
+        to: content.to.length > 0 ? content.to : [{ email: message.recipient }],
+        subject: content.subject,
+        messageId: message.messageIdHeader,
+        date: now,
+        ...(body.html !== undefined ? { html: body.html } : {}),
+        ...(body.text !== undefined ? { text: body.text } : {}),
+        ...(unsubscribe !== null ? { headers: unsubscribe.headers } : {}),
+      },
+      unsubscribe,
+    );
     if (content.attachments.length > 0) {
       const shared = { from: content.from, cc: content.cc, replyTo: content.replyTo, headers: content.headers };
       return { outgoing: { ...out, raw: await composeWithAttachments(shared, parts, content.attachments) }, fromDomain };

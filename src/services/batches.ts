@@ -17,6 +17,7 @@ import type { AuditEntry, BatchRecord, BatchRejection, NewEvent } from '../store
 import { validateBatchOptions, type BatchOptionsInput, type ValidBatchOptions } from './batch-options.js';
 import type { Principal, ServiceDeps } from './deps.js';
 import { requireScope } from './keys.js';
+import { suppressedAmong } from './suppressions.js';
 import { IDEMPOTENCY_WINDOW_MS } from './send.js';
 
 /** One recipient row as an intake form delivers it; `error` when the form itself could not read it. */
@@ -200,6 +201,23 @@ async function insertRows(
   let seen = 0;
   const flush = async () => {
     if (messages.length === 0 && rejections.length === 0) return;
+    // Addresses on the suppression list are refused here, and checked again before sending.
+    const hits = await suppressedAmong(deps, principal.workspaceId, options.stream, messages.map((m) => m.recipient));
+    if (hits.size > 0) {
+      const keep: Message[] = [];
+      const keepRows: number[] = [];
+      messages.forEach((m, i) => {
+        const hit = hits.get(m.recipient);
+        if (hit) rejections.push({ row: rowNumbers[i] ?? 0, email: m.recipient, reason: 'suppressed', detail: `on the suppression list (${hit.reason}, scope ${hit.scope})` });
+        else {
+          keep.push(m);
+          keepRows.push(rowNumbers[i] ?? 0);
+        }
+      });
+      messages = keep;
+      rowNumbers = keepRows;
+      rejections.sort((a, b) => a.row - b.row);
+    }
     const { duplicates } = await deps.store.insertBatchRows(batch.id, messages, rowNumbers, rejections);
     const duplicateRows = new Set(duplicates);
     for (let i = 0; i < messages.length; i++) {

@@ -14,7 +14,9 @@ import type { BatchRecord, NewEvent, Submission } from '../store/store.js';
 import type { Principal, ServiceDeps } from './deps.js';
 import { validateEmail, type EmailInput } from './email-input.js';
 import { requireScope } from './keys.js';
+import { suppressedAmong } from './suppressions.js';
 import { resolveTemplateVersion } from './templates.js';
+import type { SuppressionHit } from '../core/suppression.js';
 
 /** Idempotency records are honoured for this long (Resend and Stripe use 24 hours). */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
@@ -23,6 +25,8 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
 export interface AcceptedMessage {
   id: string;
   to: string;
+  /** Set when the address is on the suppression list: the message is recorded but never sent. */
+  suppressed?: string;
 }
 
 /** The outcome of a submission, stored for idempotent replay and rendered by each intake. */
@@ -57,6 +61,19 @@ interface DraftMessage {
   metadata: Record<string, string>;
   dueAt: Date;
   messageIdHeader?: string;
+  /** On the suppression list at acceptance: accepted, recorded, never sent. */
+  suppressed?: SuppressionHit;
+}
+
+/** Suppression is checked at acceptance (and again before sending): one lookup per submission. */
+async function markSuppressed(deps: ServiceDeps, principal: Principal, drafts: DraftMessage[]): Promise<void> {
+  const stream = drafts[0]?.stream;
+  if (stream === undefined) return;
+  const hits = await suppressedAmong(deps, principal.workspaceId, stream, drafts.map((d) => d.recipient));
+  for (const draft of drafts) {
+    const hit = hits.get(draft.recipient);
+    if (hit) draft.suppressed = hit;
+  }
 }
 
 function buildSubmission(
@@ -92,7 +109,7 @@ function buildSubmission(
       batchId: batch?.id ?? null,
       recipient: draft.recipient,
       sender: draft.sender,
-      status: 'queued',
+      status: draft.suppressed ? 'suppressed' : 'queued',
       stream: draft.stream,
       subject: draft.subject,
       messageIdHeader: draft.messageIdHeader ?? `<${id}@${domainOf(draft.sender)}>`,
@@ -118,9 +135,20 @@ function buildSubmission(
       data: { key_id: principal.keyId, subject: draft.subject, tags: draft.tags, send_at: draft.dueAt > now ? draft.dueAt.toISOString() : null },
       createdAt: nowIso,
     });
+    if (draft.suppressed) {
+      events.push({
+        id: deps.ids.next('event'), workspaceId: principal.workspaceId, type: 'message.suppressed', messageId: id, batchId: batch?.id ?? null,
+        recipient: draft.recipient, data: { reason: draft.suppressed.reason, scope: draft.suppressed.scope, checked: 'acceptance', tags: draft.tags }, createdAt: nowIso,
+      });
+    }
   }
   const sendAt = drafts[0] && drafts[0].dueAt > now ? drafts[0].dueAt.toISOString() : null;
-  const result: SendResult = { id: contentId, messages: messages.map((m) => ({ id: m.id, to: m.recipient })), sendAt, ...(batch ? { batchId: batch.id } : {}) };
+  const result: SendResult = {
+    id: contentId,
+    messages: messages.map((m, i) => ({ id: m.id, to: m.recipient, ...(drafts[i]?.suppressed ? { suppressed: drafts[i]?.suppressed?.reason } : {}) })),
+    sendAt,
+    ...(batch ? { batchId: batch.id } : {}),
+  };
   if (batch) {
     events.push({
       id: deps.ids.next('event'), workspaceId: principal.workspaceId, type: 'batch.created', messageId: null, batchId: batch.id, recipient: null,
@@ -163,7 +191,9 @@ async function withTemplate(deps: ServiceDeps, principal: Principal, input: Emai
   if (input.html !== undefined || input.text !== undefined) throw invalid('template_id', 'give either template_id or html/text, not both');
   const version = await resolveTemplateVersion(deps, principal.workspaceId, input.template_id);
   const render = compileParts({ subject: input.subject ?? version.subject, html: version.html ?? undefined, text: version.text ?? undefined });
-  const rendered = render(input.variables ?? {});
+  // Rendered once for every recipient: a broadcast message's own unsubscribe link is filled in
+  // per recipient at send time, so the placeholder is kept (engine/message-builder.ts).
+  const rendered = render({ ...input.variables, unsubscribe_url: input.stream === 'broadcast' ? '{{unsubscribe_url}}' : '' });
   const { template_id: _id, variables: _variables, ...rest } = input;
   return {
     ...rest,
@@ -209,6 +239,7 @@ export async function sendEmail(
     metadata: email.metadata,
     dueAt,
   }));
+  await markSuppressed(deps, principal, drafts);
   const built = buildSubmission(deps, principal, content, drafts, now);
   const idempotency = options.idempotencyKey === undefined
     ? undefined
@@ -267,6 +298,7 @@ export async function acceptRaw(deps: ServiceDeps, principal: Principal, input: 
   const content: Content = utf8
     ? { kind: 'raw', mailFrom: input.mailFrom, raw: bytes.toString('utf8'), encoding: 'utf8' }
     : { kind: 'raw', mailFrom: input.mailFrom, raw: bytes.toString('base64'), encoding: 'base64' };
+  await markSuppressed(deps, principal, drafts);
   const built = buildSubmission(deps, principal, content, drafts, now);
   return commit(deps, built, undefined, now);
 }

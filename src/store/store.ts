@@ -9,6 +9,8 @@
 import type { ApiKey, Content, Message, MessageEvent, Stream, Workspace } from '../core/types.js';
 import type { BatchStatus } from '../core/batch-state.js';
 import type { MessageStatus } from '../core/message-state.js';
+import type { SuppressionHit, SuppressionReason, SuppressionScope } from '../core/suppression.js';
+import type { RollupCounts } from '../core/event-rollup.js';
 
 /** Thrown by adapters when a unique constraint fails; services turn it into `conflict`. */
 export class UniqueViolation extends Error {
@@ -171,6 +173,78 @@ export interface TemplateRevision {
 }
 // ---- end of templates ---------------------------------------------------------------------
 
+// ---- Suppressions (see services/suppressions.ts) ------------------------------------------
+// One entry per (workspace, address, scope). Emails arrive normalised (domain lower-cased) and
+// adapters compare them as given; which scopes hold back which stream is core/suppression.ts.
+
+/** An address Herald must not send to, for a reason, in a scope. */
+export interface Suppression {
+  workspaceId: string;
+  email: string;
+  scope: SuppressionScope;
+  reason: SuppressionReason;
+  /** Who added it: `api`, `import`, or the process that decided (a bounce, a complaint). */
+  source: string;
+  createdAt: string;
+}
+
+/** An entry to write, with the event reporting it: appended only when the entry is new or changed. */
+export interface NewSuppression extends Suppression {
+  event: NewEvent;
+  /** Further events about the same change (an unsubscribe's `message.unsubscribed`), appended with `event`. */
+  related?: NewEvent[];
+}
+
+/** What writing one entry did, with the entry as stored (its first created_at). */
+export interface SuppressionWrite {
+  suppression: Suppression;
+  change: 'added' | 'updated' | 'unchanged';
+}
+
+export interface SuppressionFilter {
+  reason?: SuppressionReason;
+  /** Continue after this entry, in (email, scope) order. */
+  after?: { email: string; scope: SuppressionScope };
+  limit: number;
+}
+// ---- end of suppressions ------------------------------------------------------------------
+
+// ---- Events out (see services/events.ts, services/stats.ts) --------------------------------
+// The event log read in `seq` order (within a workspace, `seq` order is commit order: a reader
+// that follows it never skips an event committed late), and the stats rollups that event
+// inserts maintain (core/event-rollup.ts).
+
+/** A page of a workspace's event log: events after `after` (a seq), oldest first. */
+export interface EventLogFilter {
+  after: number;
+  limit: number;
+  /** Only these exact types, or types starting with one of `prefixes`; neither: every type. */
+  types?: string[];
+  /** Type prefixes such as `message.` (a `message.*` filter). */
+  prefixes?: string[];
+}
+
+/** Which rollup rows to sum: one tag (`''` for all messages), hours in [from, to). */
+export interface RollupQuery {
+  /** ISO time at the start of an hour. */
+  from: string;
+  /** ISO time at the start of an hour; exclusive. */
+  to: string;
+  tag: string;
+  stream?: Stream;
+  domain?: string;
+}
+
+/** One hour's counters (hours with no rows are left out). */
+export interface RollupHour {
+  hour: string;
+  counts: RollupCounts;
+}
+
+/** Messages not yet final by state, across all workspaces (the delivery queue's depth). */
+export type QueueDepth = Record<'queued' | 'deferred' | 'sending', number>;
+// ---- end of events out --------------------------------------------------------------------
+
 // ---- Batches (see services/batches.ts) --------------------------------------------------------
 export interface BatchRecord {
   id: string;
@@ -215,6 +289,111 @@ export interface AuditEntry {
 }
 
 export type BatchStatusCounts = Partial<Record<MessageStatus, number>>;
+
+// ---- Webhooks (see services/webhooks.ts, events/webhooks/dispatcher.ts) ---------------------
+// An endpoint follows its workspace's event log by `seq` with a durable cursor; a delivery is one
+// POST of one or more events, leased while it is attempted (like a message being sent) and retried
+// on its own schedule. States and columns: migrations/006_webhooks.sql.
+
+export type WebhookDeliveryStatus = 'pending' | 'succeeded' | 'failed' | 'exhausted';
+
+/** A webhook endpoint: where a workspace's events go, which of them, and how they are signed. */
+export interface Webhook {
+  id: string;
+  workspaceId: string;
+  url: string;
+  description: string | null;
+  /** Event types and wildcards (`message.*`, `*`), as events/webhooks/event-filter.ts validated them. */
+  events: string[];
+  enabled: boolean;
+  /** Events per request (1: one event, an object body; more: an array) and how long the first may wait. */
+  batch: { maxEvents: number; maxLatencyMs: number };
+  secret: string;
+  /** The secret before the last rotation; it signs too until `previousSecretExpiresAt`. */
+  previousSecret: string | null;
+  previousSecretExpiresAt: string | null;
+  /** Every event of the workspace at or below this seq has been handed to deliveries, or did not match. */
+  cursor: number;
+  /** Start of the current run of failed attempts; null while the endpoint succeeds. */
+  failingSince: string | null;
+  disabledReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Fields to change on an endpoint; absent fields stay as they are. */
+export type WebhookPatch = Partial<
+  Pick<Webhook, 'url' | 'description' | 'events' | 'enabled' | 'batch' | 'cursor' | 'failingSince' | 'disabledReason'>
+>;
+
+/** One POST of one or more events to one endpoint, with its latest attempt. */
+export interface WebhookDelivery {
+  /** Also the `webhook-id` header: the same on every attempt, so receivers can deduplicate. */
+  id: string;
+  webhookId: string;
+  workspaceId: string;
+  /** The events it carries, in seq order. */
+  eventIds: string[];
+  /** Made by a replay rather than by following the log. */
+  replay: boolean;
+  status: WebhookDeliveryStatus;
+  attempts: number;
+  /** When it is (next) due; null once it succeeded or was exhausted. */
+  nextAttemptAt: string | null;
+  lastAttemptAt: string | null;
+  httpStatus: number | null;
+  latencyMs: number | null;
+  responseSnippet: string | null;
+  error: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A delivery to write: pending, due at `nextAttemptAt`. */
+export type NewWebhookDelivery = Pick<WebhookDelivery, 'id' | 'webhookId' | 'workspaceId' | 'eventIds' | 'replay' | 'createdAt'> & {
+  nextAttemptAt: string;
+};
+
+/** What routing an event to endpoints needs of it: no data. */
+export interface EventHead {
+  seq: number;
+  id: string;
+  type: string;
+  createdAt: string;
+}
+
+/** Which of a workspace's events to read next: after `afterSeq` in seq order, and created in [from, to) when given. */
+export interface EventHeadRange {
+  afterSeq: number;
+  created?: { from: string; to: string };
+}
+
+/** Leases due deliveries for one dispatcher: per endpoint at most its `limit`, in all at most `limit`. */
+export interface WebhookClaim {
+  now: string;
+  owner: string;
+  leaseUntil: string;
+  endpoints: { webhookId: string; limit: number }[];
+  limit: number;
+}
+
+/** One attempt's result, applied only while `owner` still holds the delivery's lease. */
+export interface WebhookAttemptRecord {
+  deliveryId: string;
+  webhookId: string;
+  owner: string;
+  status: Exclude<WebhookDeliveryStatus, 'pending'>;
+  attempts: number;
+  nextAttemptAt: string | null;
+  httpStatus: number | null;
+  latencyMs: number | null;
+  responseSnippet: string;
+  error: string | null;
+  /** How the attempt moves the endpoint's failure run: `succeeded` ends it, `failed` starts one if none runs, null leaves it. */
+  endpoint: 'succeeded' | 'failed' | null;
+  now: string;
+}
+// ---- end of webhooks ----------------------------------------------------------------------
 
 export interface Store {
   readonly backend: 'sqlite' | 'postgres';
@@ -280,6 +459,25 @@ export interface Store {
   /** Hides a live template; false when there is none. Its versions stay. */
   deleteTemplate(workspaceId: string, id: string, at: string): Promise<boolean>;
   // ---- end of templates ---------------------------------------------------------------------
+
+  // ---- Suppressions: one entry per (address, scope); emails arrive normalised. -----------------
+  /**
+   * Writes entries of one workspace in one transaction (no (email, scope) twice in a call): a new
+   * entry is inserted; an existing one keeps its created_at and takes the new reason and source.
+   * Each entry's event is appended in the same transaction when the entry was added or changed.
+   * Returns what happened to each entry, in input order.
+   */
+  addSuppressions(entries: NewSuppression[]): Promise<SuppressionWrite[]>;
+  /** Removes the address's entry in `scope`, or in every scope; returns how many it removed. */
+  removeSuppression(workspaceId: string, email: string, scope?: SuppressionScope): Promise<number>;
+  /** Entries in (email, scope) order, continuing after `after`. */
+  listSuppressions(workspaceId: string, filter: SuppressionFilter): Promise<Suppression[]>;
+  /**
+   * Which of `emails` mail of `stream` must not go to, in one query for the whole list; when an
+   * address has entries in both scopes, the `all` entry is the one reported.
+   */
+  findSuppressed(workspaceId: string, stream: Stream, emails: string[]): Promise<Map<string, SuppressionHit>>;
+  // ---- end of suppressions ------------------------------------------------------------------
 
   // ---- Batches: rows stream in under `validating`, in chunks; finalize makes the batch real. --
   /** Writes the batch (status validating) and its content. */
@@ -347,4 +545,60 @@ export interface Store {
   /** The batch's latest own event of a type (the last progress report). */
   latestBatchEvent(batchId: string, type: string): Promise<MessageEvent | null>;
   listAudit(workspaceId: string, options: { before?: number; limit: number }): Promise<(AuditEntry & { seq: number })[]>;
+
+  // ---- Events out: the log in seq order, stats rollups, queue depth. ------------------------
+  /** The workspace's events after the seq `filter.after`, oldest first. */
+  listEvents(workspaceId: string, filter: EventLogFilter): Promise<MessageEvent[]>;
+  /** The workspace's latest event seq, 0 when it has none (where a live stream starts). */
+  latestEventSeq(workspaceId: string): Promise<number>;
+  /** Rollup counters summed per hour over `query`'s rows, hours ascending. */
+  sumRollups(workspaceId: string, query: RollupQuery): Promise<RollupHour[]>;
+  /** Counts of queued, deferred and sending messages (one grouped count over unfinished mail). */
+  countQueue(): Promise<QueueDepth>;
+  // ---- end of events out --------------------------------------------------------------------
+
+  // ---- Webhooks: endpoints follow the event log by seq; deliveries are leased like messages. ----
+  createWebhook(webhook: Webhook): Promise<void>;
+  findWebhook(workspaceId: string, id: string): Promise<Webhook | null>;
+  /** A workspace's endpoints, newest first, continuing after the id `before`. */
+  listWebhooks(workspaceId: string, options: { before?: string; limit: number }): Promise<Webhook[]>;
+  /** Applies the patch; null when the workspace has no such endpoint. */
+  updateWebhook(workspaceId: string, id: string, patch: WebhookPatch, now: string): Promise<Webhook | null>;
+  /** Makes `secret` the current one; the one it replaces keeps signing until `previousExpiresAt`. */
+  rotateWebhookSecret(workspaceId: string, id: string, secret: string, previousExpiresAt: string, now: string): Promise<Webhook | null>;
+  /** Removes the endpoint and its deliveries; false when there is none. */
+  deleteWebhook(workspaceId: string, id: string): Promise<boolean>;
+  /** Enabled endpoints of every workspace: what the dispatcher follows the log for. */
+  listEnabledWebhooks(): Promise<Webhook[]>;
+  /** Heads of a workspace's events in `range`, in seq order (commit order within a workspace). */
+  listEventHeads(workspaceId: string, range: EventHeadRange, limit: number): Promise<EventHead[]>;
+  /** A workspace's events by id, in seq order (a delivery's body). */
+  getEventsByIds(workspaceId: string, ids: string[]): Promise<MessageEvent[]>;
+  /**
+   * Moves an endpoint's cursor from `from` to `to` and writes the deliveries, in one transaction;
+   * false, writing nothing, when the cursor was no longer at `from` (another process moved it).
+   */
+  advanceWebhookCursor(webhookId: string, from: number, to: number, deliveries: NewWebhookDelivery[]): Promise<boolean>;
+  /** Writes deliveries (a replay) in one transaction. */
+  insertWebhookDeliveries(deliveries: NewWebhookDelivery[]): Promise<void>;
+  /** Leases due deliveries (pending or failed, due, lease free or expired); PostgreSQL skips rows another claim holds. */
+  claimWebhookDeliveries(claim: WebhookClaim): Promise<WebhookDelivery[]>;
+  /**
+   * Records an attempt and moves the endpoint's failure run, in one transaction. Returns the
+   * endpoint's `failingSince` after it, or null (nothing written) when the lease was lost.
+   */
+  recordWebhookAttempt(record: WebhookAttemptRecord): Promise<{ failingSince: string | null } | null>;
+  /** Disables an enabled endpoint and appends the event reporting it; false when it was not enabled. */
+  disableWebhook(webhookId: string, reason: string, event: NewEvent, now: string): Promise<boolean>;
+  /** Gives up the owner's leases on these deliveries (graceful shutdown), so another process may attempt them at once. */
+  releaseWebhookLeases(owner: string, deliveryIds: string[]): Promise<number>;
+  /** Deliveries waiting to be sent or retried (pending or failed), across all workspaces. */
+  countWebhookBacklog(): Promise<number>;
+  /** An endpoint's deliveries, newest first, continuing after the id `before`. */
+  listWebhookDeliveries(
+    workspaceId: string,
+    webhookId: string,
+    options: { status?: WebhookDeliveryStatus; before?: string; limit: number },
+  ): Promise<WebhookDelivery[]>;
+  // ---- end of webhooks ----------------------------------------------------------------------
 }

@@ -52,6 +52,8 @@ export interface TestContext {
   admin: Principal;
   adminSecret: string;
   adminKeyId: string;
+  /** Another connection to the same data, as a second or restarted process opens it; close it yourself. */
+  reopen: () => Promise<Store>;
   close: () => Promise<void>;
 }
 
@@ -62,10 +64,19 @@ export const TEST_DATABASE_URL = process.env.HERALD_TEST_DATABASE_URL ?? 'postgr
  * Opens a fresh, isolated store: a new SQLite file, or a new PostgreSQL schema that `close()` drops.
  */
 export async function openTestStore(backend: Backend, dataDir: string): Promise<Store> {
+  return (await openIsolatedStore(backend, dataDir)).store;
+}
+
+/**
+ * A fresh, isolated store, and how to open another connection to the same data (the same SQLite
+ * file or PostgreSQL schema), as a second or restarted process would; the caller closes those.
+ */
+async function openIsolatedStore(backend: Backend, dataDir: string): Promise<{ store: Store; reopen: () => Promise<Store> }> {
   if (backend === 'sqlite') {
-    const store = new SqliteStore({ filename: join(dataDir, 'herald.db'), synchronous: 'normal' });
+    const filename = join(dataDir, 'herald.db');
+    const store = new SqliteStore({ filename, synchronous: 'normal' });
     await store.migrate();
-    return store;
+    return { store, reopen: async () => new SqliteStore({ filename, synchronous: 'normal' }) };
   }
   const schema = `herald_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
@@ -82,14 +93,14 @@ export async function openTestStore(backend: Backend, dataDir: string): Promise<
     await dropper.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     await dropper.end();
   };
-  return store;
+  return { store, reopen: async () => new PostgresStore({ connectionString: TEST_DATABASE_URL, schema, poolSize: 4 }) };
 }
 
 export async function createTestContext(
   options: { backend?: Backend; clock?: Clock; retry?: Partial<RetryPolicy>; apiMaxRecipients?: number; batchThreshold?: number } = {},
 ): Promise<TestContext> {
   const dir = tempDir();
-  const store = await openTestStore(options.backend ?? 'sqlite', dir.path);
+  const { store, reopen } = await openIsolatedStore(options.backend ?? 'sqlite', dir.path);
   const deps: ServiceDeps = {
     store,
     ids: createIdSource(),
@@ -106,6 +117,7 @@ export async function createTestContext(
     admin: { workspaceId: admin.key.workspaceId, keyId: admin.key.id, scope: 'full' },
     adminSecret: admin.secret,
     adminKeyId: admin.key.id,
+    reopen,
     close: async () => {
       await store.close();
       dir.remove();

@@ -6,6 +6,9 @@ import { BatchGate } from '../../src/engine/batch-gate.js';
 import { BatchSupervisor } from '../../src/engine/batch-supervisor.js';
 import { Engine } from '../../src/engine/engine.js';
 import { createLogger } from '../../src/lib/logger.js';
+import type { MetricsRegistry } from '../../src/lib/metrics.js';
+import type { MessageSigner } from '../../src/engine/message-signer.js';
+import type { UnsubscribeLinkSettings } from '../../src/tracking/unsubscribe-links.js';
 import { CaptureTransport } from '../../src/transports/capture.js';
 import type { Transport } from '../../src/transports/transport.js';
 import type { TestContext } from './harness.js';
@@ -16,7 +19,16 @@ export interface Pipeline {
   stop: () => Promise<void>;
 }
 
-export function startPipeline(ctx: TestContext, options: { transport?: Transport; concurrency?: number; chunk?: number } = {}): Pipeline {
+export interface PipelineOptions {
+  transport?: Transport;
+  concurrency?: number;
+  chunk?: number;
+  metrics?: MetricsRegistry;
+  signer?: MessageSigner;
+  unsubscribe?: UnsubscribeLinkSettings;
+}
+
+export function startPipeline(ctx: TestContext, options: PipelineOptions = {}): Pipeline {
   const logger = createLogger('silent');
   const engine = new Engine({
     store: ctx.store,
@@ -31,6 +43,9 @@ export function startPipeline(ctx: TestContext, options: { transport?: Transport
     concurrency: options.concurrency ?? 16,
     pollIntervalSeconds: 0.05,
     batches: new BatchGate(ctx.store, Date.now, 50),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
+    ...(options.signer ? { signer: options.signer } : {}),
+    ...(options.unsubscribe ? { unsubscribe: options.unsubscribe } : {}),
   });
   const supervisor = new BatchSupervisor({ store: ctx.store, ids: ctx.deps.ids, clock: ctx.deps.clock, logger, intervalMs: 50, progressIntervalMs: 200 });
   ctx.deps.wake = () => engine.wake();

@@ -159,6 +159,31 @@ for (const backend of backends()) {
         expect(small.json().batch_id).toBeUndefined();
       });
 
+      it('checks the suppression list at acceptance: batch rows are rejected, single sends recorded but never sent', async () => {
+        const added = await app.inject({ method: 'POST', url: '/v1/suppressions', headers: auth, payload: { emails: ['r2@example.org', 'solo@example.org'], reason: 'hard_bounce' } });
+        expect(added.statusCode).toBe(201);
+        await app.inject({ method: 'POST', url: '/v1/suppressions', headers: auth, payload: { email: 'r3@example.org', reason: 'unsubscribe' } });
+        const batch = (await submit({ ...OPTIONS, recipients: recipients(5) })).json();
+        expect(batch).toMatchObject({ total: 3, rejected: 2 });
+        const rejections = (await app.inject({ method: 'GET', url: `/v1/batches/${batch.id}/rejections`, headers: auth })).json().data;
+        expect(rejections.map((r: { row: number; reason: string }) => [r.row, r.reason])).toEqual([[3, 'suppressed'], [4, 'suppressed']]);
+        // An unsubscribe blocks broadcast mail only: the transactional stream still reaches r3.
+        const single = await app.inject({
+          method: 'POST', url: '/v1/emails', headers: auth,
+          payload: { from: 'a@example.com', to: ['solo@example.org', 'r3@example.org'], subject: 's', text: 'x' },
+        });
+        expect(single.json().messages).toEqual([
+          { id: expect.any(String), to: 'solo@example.org', suppressed: 'hard_bounce' },
+          { id: expect.any(String), to: 'r3@example.org' },
+        ]);
+        await until(batch.id, 'completed');
+        await waitFor('the transactional message', () => (sink.received.some((m) => m.to[0] === 'r3@example.org' && /^Subject: s\r$/m.test(m.raw)) ? true : undefined));
+        const solo = (await app.inject({ method: 'GET', url: `/v1/messages/${single.json().messages[0].id}`, headers: auth })).json();
+        expect(solo.status).toBe('suppressed');
+        expect(solo.events.map((e: { type: string }) => e.type)).toEqual(['message.accepted', 'message.suppressed']);
+        expect(sink.received.some((m) => m.to[0] === 'solo@example.org' || m.to[0] === 'r2@example.org')).toBe(false);
+      });
+
       it('pins a stored template version', async () => {
         const created = await app.inject({ method: 'POST', url: '/v1/templates', headers: auth, payload: { name: 'welcome', subject: 'Welcome {{name}}', text: 'v1 {{name}}' } });
         const templateId = created.json().id;

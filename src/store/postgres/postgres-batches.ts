@@ -11,6 +11,7 @@ import type { MessageStatus } from '../../core/message-state.js';
 import type { Content, Message, MessageEvent, Stream } from '../../core/types.js';
 import type { AuditEntry, BatchRecord, BatchRejection, BatchStatusCounts, NewEvent, Store } from '../store.js';
 import { insertAudit, insertEvents } from './postgres-events.js';
+import { rollUpBatchAccepted } from './postgres-rollups.js';
 import { MESSAGE_ARRAY_TYPES, MESSAGE_COLUMNS, iso, isoOrNull, messageArrays, toEvent, toMessage, type EventRow, type MessageRow } from './postgres-rows.js';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -177,6 +178,8 @@ export async function finalizeBatch(
     return { kind: 'taken', batch: after };
   }
   await insertEvents(client, [u.event]);
+  // The batch's messages have no message.accepted events: stats count them here, once.
+  await rollUpBatchAccepted(client, u.batchId, u.now);
   await insertAudit(client, u.audit);
   return { kind: 'ok' };
 }

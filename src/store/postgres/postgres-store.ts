@@ -47,6 +47,26 @@ import {
   type WorkspaceRow,
 } from './postgres-rows.js';
 import * as templates from './postgres-templates.js';
+import * as suppressions from './postgres-suppressions.js';
+import type { SuppressionHit, SuppressionScope } from '../../core/suppression.js';
+import type { Stream } from '../../core/types.js';
+import type { NewSuppression, Suppression, SuppressionFilter, SuppressionWrite } from '../store.js';
+import * as eventLog from './postgres-event-log.js';
+import * as stats from './postgres-stats.js';
+import type { EventLogFilter, QueueDepth, RollupHour, RollupQuery } from '../store.js';
+import * as webhooks from './postgres-webhooks.js';
+import * as webhookDispatch from './postgres-webhook-dispatch.js';
+import type {
+  EventHead,
+  EventHeadRange,
+  NewWebhookDelivery,
+  Webhook,
+  WebhookAttemptRecord,
+  WebhookClaim,
+  WebhookDelivery,
+  WebhookDeliveryStatus,
+  WebhookPatch,
+} from '../store.js';
 
 export interface PostgresStoreOptions {
   connectionString: string;
@@ -398,6 +418,22 @@ export class PostgresStore implements Store {
   }
   // ---- end of templates ---------------------------------------------------------------------
 
+  // ---- Suppressions: delegated to postgres-suppressions.ts; each write is one transaction -------
+  async addSuppressions(entries: NewSuppression[]): Promise<SuppressionWrite[]> {
+    if (entries.length === 0) return [];
+    return this.#transaction((client) => suppressions.addSuppressions(client, entries));
+  }
+  async removeSuppression(workspaceId: string, email: string, scope?: SuppressionScope): Promise<number> {
+    return suppressions.removeSuppression(this.#pool, workspaceId, email, scope);
+  }
+  async listSuppressions(workspaceId: string, filter: SuppressionFilter): Promise<Suppression[]> {
+    return suppressions.listSuppressions(this.#pool, workspaceId, filter);
+  }
+  async findSuppressed(workspaceId: string, stream: Stream, emails: string[]): Promise<Map<string, SuppressionHit>> {
+    return suppressions.findSuppressed(this.#pool, workspaceId, stream, emails);
+  }
+  // ---- end of suppressions --------------------------------------------------------------------
+
   // ---- Batches: delegated to postgres-batches.ts; each write is one transaction ----------------
   async createBatch(batch: BatchRecord, content: Content): Promise<void> {
     await this.#transaction((client) => batches.createBatch(client, batch, content));
@@ -464,4 +500,77 @@ export class PostgresStore implements Store {
     return batches.listAudit(this.#pool, workspaceId, options);
   }
   // ---- end of batches -------------------------------------------------------------------------
+
+  // ---- Events out: delegated to postgres-event-log.ts and postgres-stats.ts ---------------------
+  async listEvents(workspaceId: string, filter: EventLogFilter): Promise<MessageEvent[]> {
+    return eventLog.listEvents(this.#pool, workspaceId, filter);
+  }
+  async latestEventSeq(workspaceId: string): Promise<number> {
+    return eventLog.latestEventSeq(this.#pool, workspaceId);
+  }
+  async sumRollups(workspaceId: string, query: RollupQuery): Promise<RollupHour[]> {
+    return stats.sumRollups(this.#pool, workspaceId, query);
+  }
+  async countQueue(): Promise<QueueDepth> {
+    return stats.countQueue(this.#pool);
+  }
+  // ---- end of events out ----------------------------------------------------------------------
+
+  // ---- Webhooks: delegated to postgres-webhooks.ts and postgres-webhook-dispatch.ts -------------
+  async createWebhook(webhook: Webhook): Promise<void> {
+    await webhooks.createWebhook(this.#pool, webhook);
+  }
+  async findWebhook(workspaceId: string, id: string): Promise<Webhook | null> {
+    return webhooks.findWebhook(this.#pool, workspaceId, id);
+  }
+  async listWebhooks(workspaceId: string, options: { before?: string; limit: number }): Promise<Webhook[]> {
+    return webhooks.listWebhooks(this.#pool, workspaceId, options);
+  }
+  async updateWebhook(workspaceId: string, id: string, patch: WebhookPatch, now: string): Promise<Webhook | null> {
+    return webhooks.updateWebhook(this.#pool, workspaceId, id, patch, now);
+  }
+  async rotateWebhookSecret(workspaceId: string, id: string, secret: string, previousExpiresAt: string, now: string): Promise<Webhook | null> {
+    return webhooks.rotateWebhookSecret(this.#pool, workspaceId, id, secret, previousExpiresAt, now);
+  }
+  async deleteWebhook(workspaceId: string, id: string): Promise<boolean> {
+    return webhooks.deleteWebhook(this.#pool, workspaceId, id);
+  }
+  async listEnabledWebhooks(): Promise<Webhook[]> {
+    return webhooks.listEnabledWebhooks(this.#pool);
+  }
+  async listEventHeads(workspaceId: string, range: EventHeadRange, limit: number): Promise<EventHead[]> {
+    return webhookDispatch.listEventHeads(this.#pool, workspaceId, range, limit);
+  }
+  async getEventsByIds(workspaceId: string, ids: string[]): Promise<MessageEvent[]> {
+    return webhookDispatch.getEventsByIds(this.#pool, workspaceId, ids);
+  }
+  async advanceWebhookCursor(webhookId: string, from: number, to: number, deliveries: NewWebhookDelivery[]): Promise<boolean> {
+    return this.#transaction((client) => webhookDispatch.advanceWebhookCursor(client, webhookId, from, to, deliveries));
+  }
+  async insertWebhookDeliveries(deliveries: NewWebhookDelivery[]): Promise<void> {
+    await webhookDispatch.insertWebhookDeliveries(this.#pool, deliveries);
+  }
+  async claimWebhookDeliveries(claim: WebhookClaim): Promise<WebhookDelivery[]> {
+    return webhookDispatch.claimWebhookDeliveries(this.#pool, claim);
+  }
+  async recordWebhookAttempt(record: WebhookAttemptRecord): Promise<{ failingSince: string | null } | null> {
+    return this.#transaction((client) => webhookDispatch.recordWebhookAttempt(client, record));
+  }
+  async disableWebhook(webhookId: string, reason: string, event: NewEvent, now: string): Promise<boolean> {
+    return this.#transaction((client) => webhookDispatch.disableWebhook(client, webhookId, reason, event, now));
+  }
+  async releaseWebhookLeases(owner: string, deliveryIds: string[]): Promise<number> {
+    return webhookDispatch.releaseWebhookLeases(this.#pool, owner, deliveryIds);
+  }
+  async countWebhookBacklog(): Promise<number> {
+    return webhookDispatch.countWebhookBacklog(this.#pool);
+  }
+  async listWebhookDeliveries(
+    workspaceId: string,
+    webhookId: string,
+    options: { status?: WebhookDeliveryStatus; before?: string; limit: number },
+  ): Promise<WebhookDelivery[]> {
+    return webhooks.listWebhookDeliveries(this.#pool, workspaceId, webhookId, options);
+  }
+  // ---- end of webhooks ------------------------------------------------------------------------
 }

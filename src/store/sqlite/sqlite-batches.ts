@@ -9,6 +9,7 @@ import type { MessageStatus } from '../../core/message-state.js';
 import type { Content, Message, MessageEvent, Stream } from '../../core/types.js';
 import type { AuditEntry, BatchRecord, BatchRejection, BatchStatusCounts, NewEvent } from '../store.js';
 import { insertAudit, insertEvent } from './sqlite-events.js';
+import { rollUpBatchAccepted } from './sqlite-rollups.js';
 import { toEvent, toMessage, type EventRow, type MessageRow } from './sqlite-rows.js';
 import { prepared } from './sqlite-statements.js';
 
@@ -175,6 +176,8 @@ export function finalizeBatch(
      WHERE id = ? AND status = 'validating'`,
   ).run(u.status, u.total, u.rejected, u.sampleSize, u.idempotencyKey, u.requestHash, u.now, u.status, u.now, u.batchId);
   insertEvent(db, u.event);
+  // The batch's messages have no message.accepted events: stats count them here, once.
+  rollUpBatchAccepted(db, u.batchId, u.now);
   insertAudit(db, u.audit);
   return { kind: 'ok' };
 }

@@ -1,6 +1,10 @@
-/** Appending to the event log on SQLite: shared by every write that reports what it did. */
+/**
+ * Appending to the event log on SQLite: shared by every write that reports what it did. Each
+ * insert also counts the event in the stats rollups (sqlite-rollups.ts), in the same transaction.
+ */
 import type { Database } from 'better-sqlite3';
 import type { AuditEntry, NewEvent } from '../store.js';
+import { rollUpEvent } from './sqlite-rollups.js';
 import { prepared } from './sqlite-statements.js';
 
 export function insertEvent(db: Database, event: NewEvent): void {
@@ -9,6 +13,7 @@ export function insertEvent(db: Database, event: NewEvent): void {
     `INSERT INTO events (id, workspace_id, type, message_id, batch_id, recipient, data, created_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(event.id, event.workspaceId, event.type, event.messageId, event.batchId, event.recipient, JSON.stringify(event.data), event.createdAt);
+  rollUpEvent(db, event);
 }
 
 export function insertAudit(db: Database, entry: AuditEntry): void {

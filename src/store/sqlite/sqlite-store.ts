@@ -48,7 +48,27 @@ import {
 } from './sqlite-rows.js';
 import * as templates from './sqlite-templates.js';
 import * as batches from './sqlite-batches.js';
+import * as suppressions from './sqlite-suppressions.js';
+import type { SuppressionHit, SuppressionScope } from '../../core/suppression.js';
+import type { Stream } from '../../core/types.js';
+import type { NewSuppression, Suppression, SuppressionFilter, SuppressionWrite } from '../store.js';
 import { insertEvent } from './sqlite-events.js';
+import * as eventLog from './sqlite-event-log.js';
+import * as stats from './sqlite-stats.js';
+import type { EventLogFilter, QueueDepth, RollupHour, RollupQuery } from '../store.js';
+import * as webhooks from './sqlite-webhooks.js';
+import * as webhookDispatch from './sqlite-webhook-dispatch.js';
+import type {
+  EventHead,
+  EventHeadRange,
+  NewWebhookDelivery,
+  Webhook,
+  WebhookAttemptRecord,
+  WebhookClaim,
+  WebhookDelivery,
+  WebhookDeliveryStatus,
+  WebhookPatch,
+} from '../store.js';
 
 export interface SqliteStoreOptions {
   /** Path of the database file, or ':memory:'. */
@@ -462,6 +482,21 @@ export class SqliteStore implements Store {
   }
   // ---- end of templates ---------------------------------------------------------------------
 
+  // ---- Suppressions: delegated to sqlite-suppressions.ts ---------------------------------------
+  async addSuppressions(entries: NewSuppression[]): Promise<SuppressionWrite[]> {
+    return this.#db.transaction(() => suppressions.addSuppressions(this.#db, entries)).immediate();
+  }
+  async removeSuppression(workspaceId: string, email: string, scope?: SuppressionScope): Promise<number> {
+    return suppressions.removeSuppression(this.#db, workspaceId, email, scope);
+  }
+  async listSuppressions(workspaceId: string, filter: SuppressionFilter): Promise<Suppression[]> {
+    return suppressions.listSuppressions(this.#db, workspaceId, filter);
+  }
+  async findSuppressed(workspaceId: string, stream: Stream, emails: string[]): Promise<Map<string, SuppressionHit>> {
+    return suppressions.findSuppressed(this.#db, workspaceId, stream, emails);
+  }
+  // ---- end of suppressions --------------------------------------------------------------------
+
   // ---- Batches: delegated to sqlite-batches.ts ------------------------------------------------
   async createBatch(batch: BatchRecord, content: Content): Promise<void> {
     this.#db.transaction(() => batches.createBatch(this.#db, batch, content)).immediate();
@@ -528,4 +563,81 @@ export class SqliteStore implements Store {
     return batches.listAudit(this.#db, workspaceId, options);
   }
   // ---- end of batches -------------------------------------------------------------------------
+
+  // ---- Events out: delegated to sqlite-event-log.ts and sqlite-stats.ts ---------------------
+  async listEvents(workspaceId: string, filter: EventLogFilter): Promise<MessageEvent[]> {
+    return eventLog.listEvents(this.#db, workspaceId, filter);
+  }
+  async latestEventSeq(workspaceId: string): Promise<number> {
+    return eventLog.latestEventSeq(this.#db, workspaceId);
+  }
+  async sumRollups(workspaceId: string, query: RollupQuery): Promise<RollupHour[]> {
+    return stats.sumRollups(this.#db, workspaceId, query);
+  }
+  async countQueue(): Promise<QueueDepth> {
+    return stats.countQueue(this.#db);
+  }
+  // ---- end of events out ----------------------------------------------------------------------
+
+  // ---- Webhooks: delegated to sqlite-webhooks.ts and sqlite-webhook-dispatch.ts ----------------
+  async createWebhook(webhook: Webhook): Promise<void> {
+    webhooks.createWebhook(this.#db, webhook);
+  }
+  async findWebhook(workspaceId: string, id: string): Promise<Webhook | null> {
+    return webhooks.findWebhook(this.#db, workspaceId, id);
+  }
+  async listWebhooks(workspaceId: string, options: { before?: string; limit: number }): Promise<Webhook[]> {
+    return webhooks.listWebhooks(this.#db, workspaceId, options);
+  }
+  async updateWebhook(workspaceId: string, id: string, patch: WebhookPatch, now: string): Promise<Webhook | null> {
+    return webhooks.updateWebhook(this.#db, workspaceId, id, patch, now);
+  }
+  async rotateWebhookSecret(workspaceId: string, id: string, secret: string, previousExpiresAt: string, now: string): Promise<Webhook | null> {
+    return webhooks.rotateWebhookSecret(this.#db, workspaceId, id, secret, previousExpiresAt, now);
+  }
+  async deleteWebhook(workspaceId: string, id: string): Promise<boolean> {
+    return webhooks.deleteWebhook(this.#db, workspaceId, id);
+  }
+  async listEnabledWebhooks(): Promise<Webhook[]> {
+    return webhooks.listEnabledWebhooks(this.#db);
+  }
+  async listEventHeads(workspaceId: string, range: EventHeadRange, limit: number): Promise<EventHead[]> {
+    return webhookDispatch.listEventHeads(this.#db, workspaceId, range, limit);
+  }
+  async getEventsByIds(workspaceId: string, ids: string[]): Promise<MessageEvent[]> {
+    return webhookDispatch.getEventsByIds(this.#db, workspaceId, ids);
+  }
+  // Dispatcher bookkeeping is relaxed like the engine's: a lost record means a delivery is sent again.
+  async advanceWebhookCursor(webhookId: string, from: number, to: number, deliveries: NewWebhookDelivery[]): Promise<boolean> {
+    const advance = this.#db.transaction(() => webhookDispatch.advanceWebhookCursor(this.#db, webhookId, from, to, deliveries));
+    return this.#relaxed(() => advance.immediate());
+  }
+  async insertWebhookDeliveries(deliveries: NewWebhookDelivery[]): Promise<void> {
+    this.#db.transaction(() => webhookDispatch.insertWebhookDeliveries(this.#db, deliveries)).immediate();
+  }
+  async claimWebhookDeliveries(claim: WebhookClaim): Promise<WebhookDelivery[]> {
+    const take = this.#db.transaction(() => webhookDispatch.claimWebhookDeliveries(this.#db, claim));
+    return this.#relaxed(() => take.immediate());
+  }
+  async recordWebhookAttempt(record: WebhookAttemptRecord): Promise<{ failingSince: string | null } | null> {
+    const write = this.#db.transaction(() => webhookDispatch.recordWebhookAttempt(this.#db, record));
+    return this.#relaxed(() => write.immediate());
+  }
+  async disableWebhook(webhookId: string, reason: string, event: NewEvent, now: string): Promise<boolean> {
+    return this.#db.transaction(() => webhookDispatch.disableWebhook(this.#db, webhookId, reason, event, now)).immediate();
+  }
+  async releaseWebhookLeases(owner: string, deliveryIds: string[]): Promise<number> {
+    return webhookDispatch.releaseWebhookLeases(this.#db, owner, deliveryIds);
+  }
+  async countWebhookBacklog(): Promise<number> {
+    return webhookDispatch.countWebhookBacklog(this.#db);
+  }
+  async listWebhookDeliveries(
+    workspaceId: string,
+    webhookId: string,
+    options: { status?: WebhookDeliveryStatus; before?: string; limit: number },
+  ): Promise<WebhookDelivery[]> {
+    return webhooks.listWebhookDeliveries(this.#db, workspaceId, webhookId, options);
+  }
+  // ---- end of webhooks ------------------------------------------------------------------------
 }

@@ -148,6 +148,9 @@ export async function uspeedoRoutes(app: FastifyInstance, ctx: ApiContext): Prom
         },
         { individual: true, ...(typeof key === 'string' ? { idempotencyKey: key } : {}) },
       );
+      for (const message of result.messages) {
+        if (message.suppressed) failed.push({ EmailAddress: message.to, FailureReason: `suppressed: ${message.suppressed}` });
+      }
       return { RetCode: RET_CODE.ok, Message: 'success', SessionNo: result.batchId ?? result.id, FailedTargetEmails: failed };
     },
   );
