@@ -17,6 +17,7 @@ import type { IdSource } from '../core/ids.js';
 import type { RetryPolicy } from '../core/retry-policy.js';
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
+import { Waker } from '../lib/waker.js';
 import type { MetricsRegistry } from '../lib/metrics.js';
 import type { ClaimedMessage, Store } from '../store/store.js';
 import type { Transport } from '../transports/transport.js';
@@ -80,8 +81,7 @@ export class Engine {
   #attempted = 0;
   #running = false;
   #loop: Promise<void> | null = null;
-  #wakeUp: (() => void) | null = null;
-  #woken = false;
+  readonly #waker = new Waker();
   #drained: (() => void) | null = null;
 
   constructor(options: EngineOptions) {
@@ -100,8 +100,7 @@ export class Engine {
 
   /** New work was committed: look now instead of at the next poll. */
   wake(): void {
-    this.#woken = true;
-    this.#wakeUp?.();
+    this.#waker.wake();
   }
 
   stats(): EngineStats {
@@ -112,20 +111,8 @@ export class Engine {
     return { ids: this.#o.ids, retry: this.#o.retry, owner: this.#o.owner, now, random: this.#o.random ?? Math.random };
   }
 
-  async #sleep(ms: number): Promise<void> {
-    if (this.#woken) {
-      this.#woken = false;
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.#wakeUp = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.#wakeUp = null;
-    this.#woken = false;
+  #sleep(ms: number): Promise<void> {
+    return this.#waker.sleep(ms);
   }
 
   async #claim(limit: number): Promise<number> {
@@ -266,7 +253,7 @@ export class Engine {
   async stop(timeoutMs: number): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
-    this.#wakeUp?.();
+    this.#waker.wake();
     await this.#loop;
     // Messages claimed but not started go straight back; in-flight ones get `timeoutMs` to finish.
     this.#queue.length = 0;

@@ -24,6 +24,7 @@ import type { AddressLookup } from './endpoint-guard.js';
 import { fanOutEndpoint } from './fan-out.js';
 import { DEFAULT_TIMEOUT_MS } from './http-sender.js';
 import { WEBHOOK_RETRY_DELAYS_SECONDS } from './retry-schedule.js';
+import { Waker } from '../../lib/waker.js';
 
 export interface DispatcherOptions {
   store: Store;
@@ -78,8 +79,7 @@ export class WebhookDispatcher {
   #countedAt = Number.NEGATIVE_INFINITY;
   #running = false;
   #loop: Promise<void> | null = null;
-  #wakeUp: (() => void) | null = null;
-  #woken = false;
+  readonly #waker = new Waker();
   #drained: (() => void) | null = null;
 
   constructor(options: DispatcherOptions) {
@@ -112,8 +112,7 @@ export class WebhookDispatcher {
 
   /** Look for due deliveries now instead of at the next poll. */
   wake(): void {
-    this.#woken = true;
-    this.#wakeUp?.();
+    this.#waker.wake();
   }
 
   /** Attempts in flight, in all. */
@@ -121,20 +120,8 @@ export class WebhookDispatcher {
     return this.#inFlightTotal;
   }
 
-  async #sleep(ms: number): Promise<void> {
-    if (this.#woken) {
-      this.#woken = false;
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.#wakeUp = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.#wakeUp = null;
-    this.#woken = false;
+  #sleep(ms: number): Promise<void> {
+    return this.#waker.sleep(ms);
   }
 
   async #run(): Promise<void> {
@@ -226,7 +213,7 @@ export class WebhookDispatcher {
   async stop(timeoutMs: number): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
-    this.#wakeUp?.();
+    this.#waker.wake();
     await this.#loop;
     if (this.#inFlightTotal > 0) {
       await new Promise<void>((resolve) => {

@@ -10,6 +10,7 @@ import { batchEventsAfter, getBatch } from '../../../services/batch-control.js';
 import type { Principal } from '../../../services/deps.js';
 import { batchView } from '../../batch-views.js';
 import type { ApiContext } from '../../context.js';
+import { openEventStream } from '../../sse.js';
 
 const POLL_MS = 500;
 const KEEPALIVE_MS = 15_000;
@@ -30,22 +31,14 @@ export async function streamBatchEvents(ctx: ApiContext, principal: Principal, i
       if (page.events.length < 1000) break;
     }
   }
-  reply.hijack();
-  const out = reply.raw;
-  out.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-  let open = true;
-  ctx.streams.add(out);
-  out.on('close', () => {
-    open = false;
-    ctx.streams.delete(out);
-  });
+  const { out, isOpen } = openEventStream(ctx, reply);
   if (typeof lastEventId !== 'string') out.write(`event: batch.state\ndata: ${JSON.stringify(batchView(state))}\n\n`);
   if (['completed', 'cancelled'].includes(state.batch.status) && typeof lastEventId !== 'string') {
     out.end();
     return;
   }
   let lastWrite = Date.now();
-  while (open) {
+  while (isOpen()) {
     let page;
     try {
       page = await batchEventsAfter(ctx.deps, principal, id, after);
@@ -68,5 +61,5 @@ export async function streamBatchEvents(ctx: ApiContext, principal: Principal, i
     }
     if (page.events.length < 500) await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
-  if (open) out.end();
+  if (isOpen()) out.end();
 }

@@ -12,6 +12,7 @@ import type { EventStreamQueryT } from '../../schemas.js';
 import { eventsAfter, latestEventSeq, startEventStream } from '../../../services/events.js';
 import type { ApiContext } from '../../context.js';
 import { eventLogView } from '../../views.js';
+import { openEventStream } from '../../sse.js';
 
 const POLL_MS = 500;
 const PAGE = 500;
@@ -29,18 +30,10 @@ export async function streamEvents(ctx: ApiContext, principal: Principal, query:
   });
   const filtered = start.filter.types !== undefined || start.filter.prefixes !== undefined;
   let after = start.after;
-  reply.hijack();
-  const out = reply.raw;
-  out.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-  let open = true;
-  ctx.streams.add(out);
-  out.on('close', () => {
-    open = false;
-    ctx.streams.delete(out);
-  });
+  const { out, isOpen } = openEventStream(ctx, reply);
   out.write(`retry: ${RETRY_MS}\n\n`);
   let lastWrite = Date.now();
-  while (open) {
+  while (isOpen()) {
     let page;
     let horizon = 0;
     try {
