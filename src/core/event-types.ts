@@ -27,7 +27,7 @@ export const EVENT_TYPES = [
   'message.suppressed',
   /** Its batch was cancelled before it was handed to a transport. */
   'message.cancelled',
-  // Written once delivery reports and tracking exist (later issues):
+  // Written by the feedback loop and tracking (issue #5); unsubscribed is written already:
   /** The recipient's provider reported final delivery (provider webhooks, DSN success). */
   'message.delivered',
   /** The tracking pixel was loaded; `first: true` on the first open of the message. */
@@ -66,7 +66,7 @@ export const EVENT_TYPES = [
   'suppression.added',
   /** A sending domain's DNS records (DKIM, SPF, return path) checked out (later issue). */
   'domain.verified',
-  /** A webhook endpoint was disabled after failing for too long (later issue). */
+  /** A webhook endpoint was disabled: 410 Gone, or failing longer than --webhook-disable-after. */
   'webhook.disabled',
 ] as const;
 
