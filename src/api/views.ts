@@ -31,15 +31,8 @@ export function outboxView(entry: OutboxEntry) {
   return { message_id: entry.messageId, to: entry.recipient, subject: entry.subject, size: entry.size, captured_at: entry.capturedAt };
 }
 
-/** An event of the log as `/v1/events` and its stream show it. */
-export function eventLogView(event: MessageEvent) {
-  return {
-    id: event.id,
-    type: event.type,
-    created_at: event.createdAt,
-    message_id: event.messageId,
-    batch_id: event.batchId,
-    recipient: event.recipient,
-    data: event.data,
-  };
-}
+/**
+ * An event of the log as `/v1/events` and its stream show it: the same shape webhooks deliver,
+ * so a consumer parses one format whichever way it reads events.
+ */
+export { eventPayload as eventLogView } from '../events/webhooks/payload.js';
