@@ -198,6 +198,9 @@ export class Engine {
 
   async #deliver(message: ClaimedMessage): Promise<void> {
     const now = this.#o.clock.now();
+    // The view of batch states must be fresh here, not only at claim time: a busy engine with a
+    // full local queue does not claim for a while, and a pause must still stop it within a second.
+    if (message.batchId !== null) await this.#o.batches?.refresh();
     const decision = this.#o.batches?.decide(message) ?? 'send';
     if (decision === 'hold') {
       // Paused (or not yet claimable) since it was claimed: back to the queue, untouched.
