@@ -1,10 +1,9 @@
 // Batch intake over HTTP: N recipients streamed as NDJSON to a running `herald serve --role api`,
 // timed to the 202 (every row committed), with the server's peak RSS read from /proc.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startApiServer } from './server.js';
+import { benchStore } from './stores.js';
 
 function peakRss(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -12,9 +11,9 @@ function peakRss(pid) {
   return kb * 1024;
 }
 
-export async function acceptNdjson({ recipients }) {
-  const dir = mkdtempSync(join(tmpdir(), 'herald-bench-accept-'));
-  const started0 = await startApiServer(dir);
+export async function acceptNdjson({ recipients, store: kind = 'sqlite' }) {
+  const place = await benchStore(kind);
+  const started0 = await startApiServer(place.dir, place.databaseUrl);
   const server = { ...started0, url: new URL(started0.url) };
   const started = performance.now();
   const status = await new Promise((resolve, reject) => {
@@ -39,7 +38,7 @@ export async function acceptNdjson({ recipients }) {
   const rss = peakRss(server.child.pid);
   server.child.kill('SIGTERM');
   await new Promise((r) => server.child.once('exit', r));
-  rmSync(dir, { recursive: true, force: true });
+  await place.remove();
   if (status !== 202) throw new Error(`accept answered ${status}`);
   return { seconds, rate: recipients / seconds, peakRss: rss };
 }

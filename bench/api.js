@@ -1,14 +1,12 @@
 // Herald's intake rate: single-recipient POST /v1/emails against a running `herald serve --role api`
 // (SQLite, fsync on every commit: a 202 means on disk), driven by autocannon over loopback.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { startApiServer } from './server.js';
+import { benchStore } from './stores.js';
 
-export async function heraldApi({ seconds, connections }) {
-  const dir = mkdtempSync(join(tmpdir(), 'herald-bench-api-'));
-  const server = await startApiServer(dir);
+export async function heraldApi({ seconds, connections, store: kind = 'sqlite' }) {
+  const place = await benchStore(kind);
+  const server = await startApiServer(place.dir, place.databaseUrl);
   let i = 0;
   const result = await autocannon({
     url: `${server.url}/v1/emails`,
@@ -27,7 +25,7 @@ export async function heraldApi({ seconds, connections }) {
   });
   server.child.kill('SIGTERM');
   await new Promise((r) => server.child.once('exit', r));
-  rmSync(dir, { recursive: true, force: true });
+  await place.remove();
   const accepted = result['2xx'];
   return { sent: accepted, seconds: result.duration, rate: accepted / result.duration, p99: result.latency.p99, errors: result.non2xx + result.errors };
 }

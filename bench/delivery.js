@@ -1,27 +1,25 @@
 // Herald's delivery rate: messages already accepted into the SQLite store, then delivered by the
 // engine over the relay transport to the sink, until every outcome is recorded in the store.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Engine } from '../dist/engine/engine.js';
 import { DEFAULT_RETRY_POLICY } from '../dist/core/retry-policy.js';
 import { createIdSource } from '../dist/lib/random-ids.js';
 import { createLogger } from '../dist/lib/logger.js';
 import { sendEmail } from '../dist/services/send.js';
 import { bootstrap } from '../dist/services/workspaces.js';
-import { SqliteStore } from '../dist/store/sqlite/sqlite-store.js';
 import { SmtpRelayTransport } from '../dist/transports/smtp-relay.js';
+import { benchStore } from './stores.js';
 
-export async function heraldDelivery({ port, messages, connections, deadlineMs }) {
-  const dir = mkdtempSync(join(tmpdir(), 'herald-bench-'));
-  const store = new SqliteStore({ filename: join(dir, 'herald.db') });
-  await store.migrate();
+export async function heraldDelivery({ port, messages, connections, deadlineMs, store: kind = 'sqlite' }) {
+  const place = await benchStore(kind);
+  const store = await place.open();
   const deps = {
     store,
     ids: createIdSource(),
     clock: { now: () => new Date() },
     limits: { apiMaxRecipients: 1000, smtpMaxRecipients: 1000 },
     retry: DEFAULT_RETRY_POLICY,
+    // Sends from example.com, which is no verified sending domain (docs/domains.md).
+    domains: { allowUnverified: true, operatorDomains: [], dns: {} },
   };
   const admin = await bootstrap(deps);
   const principal = { workspaceId: admin.key.workspaceId, keyId: admin.key.id, scope: 'full' };
@@ -45,6 +43,6 @@ export async function heraldDelivery({ port, messages, connections, deadlineMs }
   const seconds = (performance.now() - started) / 1000;
   const sent = (await store.listMessages(principal.workspaceId, { status: 'sent', limit: messages + 1 })).length;
   await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  await place.remove();
   return { sent, seconds, rate: sent / seconds };
 }

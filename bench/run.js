@@ -5,9 +5,9 @@
 //   --only LIST     rows to run: api,delivery,batch,dkim,accept (default: all)
 //   --accept N      recipients for the NDJSON accept row (default 200000; 1000000 for the issue's figure)
 //   --sink KIND     auto (Postfix smtp-sink when installed) or node
-import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+//   --postgres URL  the PostgreSQL column's database (a fresh schema per row; default the local
+//                   test database), or `none` to leave the column out
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { heraldApi } from './api.js';
 import { nodemailerPool } from './baseline.js';
@@ -16,6 +16,7 @@ import { heraldDelivery } from './delivery.js';
 import { acceptNdjson } from './accept.js';
 import { cryptoSignAllCores, rsaPrivatePem } from './sign-baseline.js';
 import { startSink } from './sink.js';
+import { postgresUnavailable } from './stores.js';
 import { DkimSignerPool } from '../dist/mime/dkim-pool.js';
 import { MessageSigner } from '../dist/engine/message-signer.js';
 
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     only: { type: 'string', default: 'api,delivery,batch,dkim,accept' },
     accept: { type: 'string', default: '200000' },
     sink: { type: 'string', default: 'auto' },
+    postgres: { type: 'string', default: process.env.HERALD_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' },
   },
 });
 const messages = Number(values.messages);
@@ -37,41 +39,51 @@ const fmt = (n) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed
 const mb = (bytes) => `${Math.round(bytes / 1024 / 1024)} MB`;
 const rows = [];
 const sink = await startSink(values.sink);
-console.log(`Herald bench: ${cpus().length} cores, Node ${process.version}, sink: ${sink.kind}, ${messages} messages, ${connections} SMTP connections each\n`);
+const pgUrl = values.postgres === 'none' ? null : values.postgres;
+const pgMissing = pgUrl === null ? 'left out (--postgres none)' : await postgresUnavailable(pgUrl);
+const onPg = pgMissing === null;
+console.log(`Herald bench: ${cpus().length} cores, Node ${process.version}, sink: ${sink.kind}, ${messages} messages, ${connections} SMTP connections each`);
+console.log(`PostgreSQL column: ${onPg ? pgUrl.replace(/\/\/[^@]*@/, '//') : `none (${pgMissing})`}\n`);
+/** Runs a row on SQLite, then on PostgreSQL when there is one. */
+async function both(run) {
+  const sqlite = await run('sqlite');
+  const postgres = onPg ? await run(pgUrl) : null;
+  return { sqlite, postgres };
+}
 try {
   const baseline = await nodemailerPool({ port: sink.port, messages, connections, deadlineMs });
-  const vs = (rate) => [`${fmt(baseline.rate)} msg/s`, `${(rate / baseline.rate).toFixed(2)}×`];
-  rows.push(['nodemailer pool → sink (baseline)', `${fmt(baseline.rate)} msg/s`, '', '1.00×', `${baseline.sent} sent in ${baseline.seconds.toFixed(2)} s`]);
+  const ratio = (rate) => (rate === undefined ? '' : `${(rate / baseline.rate).toFixed(2)}×`);
+  const rated = (label, r, detail) => rows.push([label, `${fmt(r.sqlite.rate)} msg/s`, r.postgres ? `${fmt(r.postgres.rate)} msg/s` : '', `${fmt(baseline.rate)} msg/s`, ratio(r.sqlite.rate), ratio(r.postgres?.rate), detail]);
+  rows.push(['nodemailer pool → sink (baseline)', '', '', `${fmt(baseline.rate)} msg/s`, '', '', `${baseline.sent} sent in ${baseline.seconds.toFixed(2)} s`]);
   if (only.has('batch')) {
-    const batch = await heraldBatch({ port: sink.port, messages, connections, deadlineMs });
-    rows.push(['personalised batch: accepted → sent → recorded', `${fmt(batch.rate)} msg/s`, ...vs(batch.rate), `${batch.sent} sent in ${batch.seconds.toFixed(2)} s; accepted in ${batch.acceptSeconds.toFixed(2)} s; peak RSS ${mb(batch.peakRss)}`]);
+    const r = await both((store) => heraldBatch({ port: sink.port, messages, connections, deadlineMs, store }));
+    rated('personalised batch: accepted → sent → recorded', r, `${r.sqlite.sent} sent; accepted in ${r.sqlite.acceptSeconds.toFixed(2)} s${r.postgres ? ` (PostgreSQL ${r.postgres.acceptSeconds.toFixed(2)} s)` : ''}; peak RSS ${mb(r.sqlite.peakRss)}`);
   }
   if (only.has('delivery')) {
-    const herald = await heraldDelivery({ port: sink.port, messages, connections, deadlineMs });
-    rows.push(['relay delivery (same content): queued → sent → recorded', `${fmt(herald.rate)} msg/s`, ...vs(herald.rate), `${herald.sent} sent in ${herald.seconds.toFixed(2)} s`]);
+    const r = await both((store) => heraldDelivery({ port: sink.port, messages, connections, deadlineMs, store }));
+    rated('relay delivery (same content): queued → sent → recorded', r, `${r.sqlite.sent} sent in ${r.sqlite.seconds.toFixed(2)} s`);
   }
   if (only.has('dkim')) {
     const pem = rsaPrivatePem();
     const ceiling = await cryptoSignAllCores({ pem, seconds: 3 });
-    const dir = mkdtempSync(join(tmpdir(), 'herald-bench-dkim-'));
     const signer = new MessageSigner(new DkimSignerPool({}), { keysFor: (d) => (d === 'example.com' ? [{ domain: 'example.com', selector: 'bench', algorithm: 'rsa-sha256', privateKey: pem }] : []) });
     const signed = await heraldBatch({ port: sink.port, messages: Math.min(messages, 10000), connections, deadlineMs, signer });
-    rmSync(dir, { recursive: true, force: true });
-    rows.push([`crypto.sign RSA-2048 on ${ceiling.threads} threads (ceiling)`, `${fmt(ceiling.rate)} sig/s`, '', '', 'signing only, no mail']);
-    rows.push(['personalised batch, DKIM RSA-2048', `${fmt(signed.rate)} msg/s`, `${fmt(ceiling.rate)} sig/s`, `${((signed.rate / ceiling.rate) * 100).toFixed(0)}%`, `${signed.sent} signed and sent in ${signed.seconds.toFixed(2)} s`]);
+    rows.push([`crypto.sign RSA-2048 on ${ceiling.threads} threads (ceiling)`, `${fmt(ceiling.rate)} sig/s`, '', '', '', '', 'signing only, no mail']);
+    rows.push(['personalised batch, DKIM RSA-2048', `${fmt(signed.rate)} msg/s`, '', `${fmt(ceiling.rate)} sig/s`, `${((signed.rate / ceiling.rate) * 100).toFixed(0)}%`, '', `${signed.sent} signed and sent in ${signed.seconds.toFixed(2)} s (vs the ceiling)`]);
   }
   if (only.has('api')) {
-    const api = await heraldApi({ seconds: Number(values.seconds), connections: 32 });
-    rows.push(['API intake: POST /v1/emails → 202 (fsync)', `${fmt(api.rate)} msg/s`, ...vs(api.rate), `p99 ${api.p99} ms, ${api.errors} non-2xx`]);
+    const r = await both((store) => heraldApi({ seconds: Number(values.seconds), connections: 32, store }));
+    rated('API intake: POST /v1/emails → 202 (durable)', r, `p99 ${r.sqlite.p99} ms${r.postgres ? ` (PostgreSQL ${r.postgres.p99} ms)` : ''}, ${r.sqlite.errors + (r.postgres?.errors ?? 0)} non-2xx`);
   }
   if (only.has('accept')) {
-    const accepted = await acceptNdjson({ recipients: Number(values.accept) });
-    rows.push([`batch accept: ${Number(values.accept).toLocaleString('en-US')} recipients as NDJSON → 202`, `${accepted.seconds.toFixed(1)} s`, '', '', `${fmt(accepted.rate)} rows/s; server peak RSS ${mb(accepted.peakRss)}`]);
+    const n = Number(values.accept);
+    const r = await both((store) => acceptNdjson({ recipients: n, store }));
+    rows.push([`batch accept: ${n.toLocaleString('en-US')} recipients as NDJSON → 202`, `${r.sqlite.seconds.toFixed(1)} s`, r.postgres ? `${r.postgres.seconds.toFixed(1)} s` : '', '', '', '', `${fmt(r.sqlite.rate)} rows/s${r.postgres ? ` (PostgreSQL ${fmt(r.postgres.rate)})` : ''}; server peak RSS ${mb(r.sqlite.peakRss)}${r.postgres ? ` (PostgreSQL ${mb(r.postgres.peakRss)})` : ''}`]);
   }
 } finally {
   await sink.close();
 }
-const header = ['scenario', 'Herald', 'baseline', 'ratio', 'detail'];
+const header = ['scenario', 'Herald (SQLite)', 'Herald (PostgreSQL)', 'baseline', 'ratio', 'ratio (PostgreSQL)', 'detail'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
 const line = (cells) => `| ${cells.map((c, i) => String(c).padEnd(widths[i])).join(' | ')} |`;
 console.log(line(header));

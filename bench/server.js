@@ -1,14 +1,16 @@
-// Starts `herald serve --role api` on free ports in a data directory, for the intake rows; reads
+// Starts `herald serve --role api` on free ports in a data directory (or on a PostgreSQL URL), for the intake rows; reads
 // the API URL and the first-start admin secret from its banner.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../bin/herald.js', import.meta.url));
 
-export function startApiServer(dir) {
-  const child = spawn(process.execPath, [BIN, 'serve', '--role', 'api', '--data', dir, '--http-port', '0', '--smtp-port', '0', '--rate-limit', '0'], {
+export function startApiServer(dir, databaseUrl) {
+  const store = databaseUrl ? ['--database-url', databaseUrl] : [];
+  const child = spawn(process.execPath, [BIN, 'serve', '--role', 'api', '--data', dir, '--http-port', '0', '--smtp-port', '0', '--rate-limit', '0', ...store], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, HERALD_LOG_LEVEL: 'warn' },
+    // The rows send from example.com, which is no verified sending domain: accept it (docs/domains.md).
+    env: { ...process.env, HERALD_LOG_LEVEL: 'warn', HERALD_ALLOW_UNVERIFIED: '1' },
   });
   return new Promise((resolve, reject) => {
     let out = '';

@@ -25,8 +25,13 @@ import { metricsRoutes } from './routes/metrics.js';
 import { MetricsRegistry } from '../lib/metrics.js';
 import { suppressionRoutes } from './routes/v1/suppressions.js';
 import { webhookRoutes } from './routes/v1/webhooks.js';
+import { domainRoutes } from './routes/v1/domains.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
 import type { UnsubscribeSettings } from '../services/unsubscribe.js';
+import { feedbackRoutes } from './routes/v1/feedback.js';
+import type { FeedbackSettings } from '../services/feedback.js';
+import { trackingRoutes } from './routes/tracking.js';
+import type { TrackingSettings } from '../services/tracking.js';
 import { ErrorResponse } from './schemas.js';
 import type { ServiceDeps } from '../services/deps.js';
 import { API_VERSION } from '../version.js';
@@ -51,6 +56,10 @@ export interface AppOptions {
   metricsToken?: string | undefined;
   /** Serve the public unsubscribe endpoints (`/u/:token`) for tokens signed with this key. */
   unsubscribe?: UnsubscribeSettings;
+  /** Serve `POST /v1/feedback/{provider}` (provider bounce and complaint webhooks) with these settings. */
+  feedback?: FeedbackSettings;
+  /** Serve the public open pixel and click redirects (`/t/o/:token`, `/t/c/:token`) for tokens signed with this key. */
+  tracking?: TrackingSettings;
 }
 
 export { API_VERSION } from '../version.js';
@@ -119,8 +128,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(async (scope) => metricsRoutes(scope, ctx));
   await app.register(async (scope) => suppressionRoutes(scope, ctx));
   await app.register(async (scope) => webhookRoutes(scope, ctx));
+  await app.register(async (scope) => domainRoutes(scope, ctx));
   const unsubscribe = options.unsubscribe;
   if (unsubscribe) await app.register(async (scope) => unsubscribeRoutes(scope, ctx, unsubscribe));
+  const feedback = options.feedback;
+  if (feedback) await app.register(async (scope) => feedbackRoutes(scope, ctx, feedback));
+  const tracking = options.tracking;
+  if (tracking) await app.register(async (scope) => trackingRoutes(scope, ctx, tracking));
   await app.register(async (scope) => uspeedoRoutes(scope, ctx), { prefix: '/api/v1/email' });
   return app;
 }

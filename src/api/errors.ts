@@ -41,7 +41,15 @@ function validationError(issues: AjvIssue[], context: string | undefined): Heral
   return new HeraldError('validation_failed', { field, reason });
 }
 
-const STORE_DOWN = /^(SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL)|ECONNREFUSED|ECONNRESET|ETIMEDOUT|57P0[123]|53300|08\d{3})/;
+/** Driver error codes of a store that is away or overloaded: SQLite's, the socket's, PostgreSQL's SQLSTATE classes 08 and 57P. */
+const STORE_DOWN = /^(SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL)|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|57P0[1-5]|53300|08\d{3})/;
+/** node-postgres reports a dropped or unreachable server by message only, without a code. */
+const STORE_DOWN_MESSAGE = /^(Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect|Client was closed and is not queryable|Cannot use a pool after calling end)/;
+
+function isStoreDown(error: { code?: unknown; message?: unknown }): boolean {
+  if (typeof error.code === 'string' && STORE_DOWN.test(error.code)) return true;
+  return typeof error.message === 'string' && STORE_DOWN_MESSAGE.test(error.message);
+}
 
 /** Maps anything thrown into a HeraldError a client may see. */
 export function toHeraldError(error: unknown): HeraldError {
@@ -63,7 +71,7 @@ export function toHeraldError(error: unknown): HeraldError {
   if (e instanceof SyntaxError || e.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
     return new HeraldError('invalid_json', { reason: e.message.replace(/^.*?JSON[^:]*: ?/, '') || 'malformed' });
   }
-  if (typeof e.code === 'string' && STORE_DOWN.test(e.code)) return new HeraldError('store_unavailable', {}, { cause: error });
+  if (isStoreDown(e)) return new HeraldError('store_unavailable', {}, { cause: error });
   if (e.statusCode === 413) return new HeraldError('payload_too_large', { limit: 'the' });
   return new HeraldError('internal', { ref: 'see server log' }, { cause: error });
 }

@@ -54,6 +54,15 @@ export const EmailBody = Type.Object(
     ),
     send_at: Type.Optional(Type.String({ description: 'ISO 8601 date-time, at most 30 days ahead' })),
     stream: Type.Optional(Type.Union([Type.Literal('transactional'), Type.Literal('broadcast')])),
+    tracking: Type.Optional(
+      Type.Object(
+        {
+          opens: Type.Optional(Type.Boolean({ description: 'Add an open pixel to the html (needs --public-url)' })),
+          clicks: Type.Optional(Type.Boolean({ description: 'Send http(s) links of the html through /t/c/… (needs --public-url)' })),
+        },
+        { additionalProperties: false, description: 'Open/click tracking; absent fields take the server default (--tracking)' },
+      ),
+    ),
   },
   { additionalProperties: false, $id: 'EmailRequest' },
 );

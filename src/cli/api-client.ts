@@ -31,7 +31,7 @@ export interface ApiSettings {
 }
 
 export interface RequestOptions {
-  method?: 'GET' | 'POST' | 'PUT';
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
   headers?: Record<string, string>;
   /** A JSON value, or a stream (sent with `duplex: 'half'`). */
   json?: unknown;

@@ -15,7 +15,7 @@ import { followBatch, formatCounters, formatDuration, formatStatus, ProgressDisp
 
 const DEFAULT_API_URL = 'http://127.0.0.1:8080';
 
-interface ApiFlags {
+export interface ApiFlags {
   apiUrl: string;
   key?: string;
 }
@@ -44,7 +44,7 @@ interface SendFlags extends ApiFlags {
 }
 
 /** Runs a command action; a `CliError` becomes one `herald: …` line and exit code 1. */
-function run<A extends unknown[]>(work: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function run<A extends unknown[]>(work: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await work(...args);
@@ -56,13 +56,13 @@ function run<A extends unknown[]>(work: (...args: A) => Promise<void>): (...args
   };
 }
 
-function withApi(command: Command): Command {
+export function withApi(command: Command): Command {
   return command
     .addOption(new Option('--api-url <url>', 'where Herald’s HTTP API listens').env('HERALD_API_URL').default(DEFAULT_API_URL))
     .addOption(new Option('--key <secret>', 'API key secret (sent as Authorization: Bearer)').env('HERALD_API_KEY'));
 }
 
-const clientOf = (flags: ApiFlags) => new ApiClient({ url: flags.apiUrl, key: flags.key ?? '' });
+export const clientOf = (flags: ApiFlags) => new ApiClient({ url: flags.apiUrl, key: flags.key ?? '' });
 const batchPath = (id: string) => `/v1/batches/${encodeURIComponent(id)}`;
 
 function wholeNumber(min: number, max: number) {

@@ -4,6 +4,7 @@ import { API_VERSION } from '../version.js';
 import { HeraldError } from '../core/errors.js';
 import { registerAdminCommands } from './admin.js';
 import { registerBatchCommands } from './batch.js';
+import { registerDomainCommands } from './domains.js';
 import { registerServe } from './serve.js';
 
 const program = new Command()
@@ -14,6 +15,7 @@ const program = new Command()
 registerServe(program);
 registerAdminCommands(program);
 registerBatchCommands(program);
+registerDomainCommands(program);
 
 try {
   await program.parseAsync(process.argv);

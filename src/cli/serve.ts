@@ -15,12 +15,13 @@ import { BatchSupervisor } from '../engine/batch-supervisor.js';
 import { Engine } from '../engine/engine.js';
 import { WebhookDispatcher } from '../events/webhooks/dispatcher.js';
 import { MessageSigner } from '../engine/message-signer.js';
-import { loadDkimKeys } from '../mime/dkim-keys.js';
+import { composeKeySources, loadDkimKeys } from '../mime/dkim-keys.js';
 import { DkimSignerPool } from '../mime/dkim-pool.js';
 import { createLogger } from '../lib/logger.js';
 import { MetricsRegistry } from '../lib/metrics.js';
 import type { CreatedKey } from '../services/keys.js';
 import { webhookBacklogGauge } from '../services/metrics.js';
+import { sharedShapingBudget } from '../services/shaping.js';
 import { IDEMPOTENCY_WINDOW_MS } from '../services/send.js';
 import { bootstrap } from '../services/workspaces.js';
 import { startRelayServer, type RelayServer } from '../smtp/relay-server.js';
@@ -29,11 +30,16 @@ import { createTransport } from '../transports/select.js';
 import { addSettingOptions, sourcesFrom } from './options.js';
 import { openRuntime } from './runtime.js';
 import { setUpUnsubscribe } from './unsubscribe-setup.js';
+import { setUpDomainKeys } from './domain-setup.js';
+import { startBounceServer, type BounceServer } from '../smtp/bounce-server.js';
+import type { FeedbackSettings } from '../services/feedback.js';
+import { frequencyCapOf, sendLedgerHorizon, trackingLinksOf } from './tracking-setup.js';
 
-function banner(lines: { api?: string; smtp?: string; store: string; delivery?: string; admin: CreatedKey | null }): string {
+function banner(lines: { api?: string; smtp?: string; bounces?: string; store: string; delivery?: string; admin: CreatedKey | null }): string {
   const out = [`Herald ${API_VERSION} is running (pid ${process.pid})`];
   if (lines.api) out.push(`  API       ${lines.api}`, `  Docs      ${lines.api}/docs   (OpenAPI: ${lines.api}/openapi.json)`);
   if (lines.smtp) out.push(`  SMTP      ${lines.smtp}`);
+  if (lines.bounces) out.push(`  Bounces   ${lines.bounces}`);
   out.push(`  Store     ${lines.store}`);
   if (lines.delivery) out.push(`  Delivery  ${lines.delivery}`);
   if (lines.admin) {
@@ -58,6 +64,14 @@ export function registerServe(program: Command): void {
       const metrics = new MetricsRegistry();
       const admin = await bootstrap(deps);
       const unsubscribe = setUpUnsubscribe(config, logger);
+      const domainKeys = await setUpDomainKeys(config, deps, logger, { delivery: config.role === 'all' || config.role === 'worker' });
+      // Bounces, complaints and provider webhooks close the loop into the suppression list.
+      const feedback: FeedbackSettings = {
+        key: unsubscribe.settings.key,
+        bounceDomain: config.bounceDomain ?? null,
+        softBounceLimit: config.softBounceLimit,
+        softBounceWindowSeconds: config.softBounceWindow,
+      };
       // Signal handlers go in before anything listens: a SIGTERM that arrives while starting (or
       // the instant the banner is out) must stop Herald gracefully, not kill it mid-write.
       let started = false;
@@ -69,7 +83,9 @@ export function registerServe(program: Command): void {
         logger.info({ signal }, 'shutting down');
         const timeoutMs = config.shutdownTimeout * 1000;
         clearInterval(pruner);
-        await Promise.allSettled([app?.close(), relay?.close(timeoutMs)]);
+        domainKeys.stop();
+        for (const stop of stopListening) stop();
+        await Promise.allSettled([app?.close(), relay?.close(timeoutMs), bounces?.close(timeoutMs)]);
         await supervisor?.stop();
         await engine?.stop(timeoutMs);
         await webhooks?.stop(timeoutMs);
@@ -85,10 +101,13 @@ export function registerServe(program: Command): void {
       const intake = config.role === 'all' || config.role === 'api';
       const delivery = config.role === 'all' || config.role === 'worker';
 
+      const stopListening: (() => void)[] = [];
       let engine: Engine | null = null;
       let supervisor: BatchSupervisor | null = null;
       let webhooks: WebhookDispatcher | null = null;
-      const way = delivery ? createTransport(config) : null;
+      // Shaping budgets are shared through the store, so several workers keep one provider limit.
+      const way = delivery ? createTransport(config, { shared: sharedShapingBudget(deps.store) }) : null;
+      const signingPool = () => new DkimSignerPool(config.dkimThreads > 0 ? { threads: config.dkimThreads } : {});
       if (delivery && way) {
         engine = new Engine({
           store: deps.store,
@@ -105,23 +124,29 @@ export function registerServe(program: Command): void {
           batches: new BatchGate(deps.store),
           metrics,
           unsubscribe: unsubscribe.links,
-          ...(config.dkimKey && config.dkimKey.length > 0
-            ? {
-                signer: new MessageSigner(
-                  new DkimSignerPool(config.dkimThreads > 0 ? { threads: config.dkimThreads } : {}),
-                  loadDkimKeys(config.dkimKey),
-                ),
-              }
-            : {}),
+          ...(config.bounceDomain !== undefined ? { returnPath: { key: unsubscribe.settings.key, domain: config.bounceDomain } } : {}),
+          tracking: trackingLinksOf(config, unsubscribe.settings.key),
+          frequencyCap: frequencyCapOf(config),
+          // Bounces in SMTP replies count toward the same limit as reported ones.
+          softBounces: { limit: feedback.softBounceLimit, windowSeconds: feedback.softBounceWindowSeconds },
+          // Configured keys (--dkim-key) and verified sending domains' keys sign side by side. Without
+          // configured keys the signing threads start with the first message that has a key.
+          signer: new MessageSigner(
+            config.dkimKey && config.dkimKey.length > 0 ? signingPool() : signingPool,
+            composeKeySources(loadDkimKeys(config.dkimKey ?? []), ...(domainKeys.keys ? [domainKeys.keys] : [])),
+          ),
         });
         const running = engine;
         deps.wake = () => running.wake();
+        // Mail accepted by any process (an API node, another worker's batch start) wakes this one.
+        stopListening.push(deps.store.listen('due', () => running.wake()));
         engine.start();
         supervisor = new BatchSupervisor({
           store: deps.store,
           ids: deps.ids,
           clock: deps.clock,
           logger: logger.child({ component: 'batches' }),
+          staleAfterMs: config.batchUploadTimeout * 1000,
           ...(config.publicUrl !== undefined ? { publicUrl: config.publicUrl } : {}),
         });
         supervisor.start();
@@ -135,10 +160,13 @@ export function registerServe(program: Command): void {
           disableAfterSeconds: config.webhookDisableAfter,
           backlog: webhookBacklogGauge(metrics),
         });
+        const dispatcher = webhooks;
+        stopListening.push(deps.store.listen('events', () => dispatcher.wake()));
         webhooks.start();
       }
 
       let relay: RelayServer | null = null;
+      let bounces: BounceServer | null = null;
       let apiUrl: string | undefined;
       const app = intake
         ? await buildApp({
@@ -152,6 +180,8 @@ export function registerServe(program: Command): void {
             metrics,
             metricsToken: config.metricsToken,
             unsubscribe: unsubscribe.settings,
+            feedback,
+            tracking: { key: unsubscribe.settings.key },
           })
         : null;
       let tlsNote = '';
@@ -172,6 +202,16 @@ export function registerServe(program: Command): void {
           allowInsecureAuth: config.smtpAllowInsecureAuth,
           logger: logger.child({ component: 'smtp' }),
         });
+        if (config.bounceDomain !== undefined) {
+          bounces = await startBounceServer({
+            deps,
+            settings: feedback,
+            host: config.host,
+            port: config.bouncePort,
+            tls,
+            logger: logger.child({ component: 'bounces' }),
+          });
+        }
         await app.listen({ host: config.host, port: config.httpPort });
         const address = app.server.address();
         const port = typeof address === 'object' && address ? address.port : config.httpPort;
@@ -183,6 +223,9 @@ export function registerServe(program: Command): void {
         deps.store.pruneIdempotency(new Date(Date.now() - IDEMPOTENCY_WINDOW_MS).toISOString()).catch((error: unknown) =>
           logger.warn({ err: error }, 'pruning idempotency records failed'),
         );
+        deps.store.pruneSendLedger(sendLedgerHorizon(new Date())).catch((error: unknown) =>
+          logger.warn({ err: error }, 'pruning the send ledger failed'),
+        );
       }, 3600_000);
       pruner.unref();
 
@@ -190,12 +233,13 @@ export function registerServe(program: Command): void {
         banner({
           ...(apiUrl ? { api: apiUrl } : {}),
           ...(relay ? { smtp: `${config.host}:${relay.port} (${tlsNote}; AUTH with key id / secret)` } : {}),
+          ...(bounces ? { bounces: `${config.host}:${bounces.port} (mail for ${config.bounceDomain ?? ''}: VERP bounces, fbl@, unsubscribe)` } : {}),
           store: config.databaseUrl ? 'postgresql' : `sqlite ${join(config.data, 'herald.db')}`,
           ...(way ? { delivery: way.description } : {}),
           admin,
         }),
       );
-      logger.info({ role: config.role, api: apiUrl, smtpPort: relay?.port }, 'herald started');
+      logger.info({ role: config.role, api: apiUrl, smtpPort: relay?.port, bouncePort: bounces?.port }, 'herald started');
 
       started = true;
       if (requested) void shutdown(requested);

@@ -39,7 +39,7 @@ export function setUpUnsubscribe(config: Readonly<HeraldConfig>, logger: Logger)
     logger.warn({ publicUrl: config.publicUrl }, 'one-click unsubscribe (RFC 8058) needs an HTTPS --public-url; Gmail and Yahoo ignore plain http links');
   }
   return {
-    links: { key: secret.key, baseUrl: () => base, footer: config.unsubscribeFooter },
+    links: { key: secret.key, baseUrl: () => base, footer: config.unsubscribeFooter, mailtoDomain: config.bounceDomain },
     settings: { key: secret.key },
     listening: (apiUrl) => {
       if (config.publicUrl !== undefined) return;

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { HeraldError } from '../core/errors.js';
+import { parseFrequencyCap } from '../core/frequency-cap.js';
 import { SETTINGS, type HeraldConfig, type Setting } from './schema.js';
 import { allowlistProblem } from '../events/webhooks/endpoint-guard.js';
 
@@ -121,6 +122,22 @@ export function loadConfig(sources: ConfigSources = {}): Readonly<HeraldConfig> 
   for (const entry of resolved.webhookAllowlist ?? []) {
     const problem = allowlistProblem(entry);
     if (problem !== null) throw new HeraldError('invalid_config', { field: 'webhookAllowlist', reason: problem });
+  }
+  if (resolved.bounceDomain !== undefined) {
+    if (!/^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/i.test(resolved.bounceDomain)) {
+      throw new HeraldError('invalid_config', { field: 'bounceDomain', reason: `"${resolved.bounceDomain}" is not a domain name (e.g. bounce.example.com)` });
+    }
+    resolved.bounceDomain = resolved.bounceDomain.toLowerCase();
+  }
+  for (const part of resolved.tracking ?? []) {
+    if (part !== 'opens' && part !== 'clicks') throw new HeraldError('invalid_config', { field: 'tracking', reason: `"${part}" is not opens or clicks` });
+  }
+  if ((resolved.tracking ?? []).length > 0 && resolved.publicUrl === undefined) {
+    throw new HeraldError('invalid_config', { field: 'tracking', reason: 'tracking needs --public-url, the address mail clients reach the pixel and links at' });
+  }
+  if (resolved.frequencyCap !== undefined) {
+    const parsed = parseFrequencyCap(resolved.frequencyCap, resolved.frequencyCapPolicy);
+    if ('error' in parsed) throw new HeraldError('invalid_config', { field: 'frequencyCap', reason: parsed.error });
   }
   return Object.freeze(resolved);
 }

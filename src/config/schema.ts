@@ -4,6 +4,8 @@
  * this table and `loadConfig` validates every source against it, so a setting cannot exist in
  * one place and not another.
  */
+import { DEFAULT_SOFT_BOUNCE_LIMIT, DEFAULT_SOFT_BOUNCE_WINDOW_SECONDS } from '../core/feedback-policy.js';
+
 export type SettingKind = 'string' | 'port' | 'int' | 'seconds' | 'bool' | 'role' | 'url' | 'list' | 'choice';
 
 export interface Setting {
@@ -58,14 +60,25 @@ export interface HeraldConfig {
   heloName: string | undefined;
   allowPrivateMx: boolean;
   batchMaxBytes: number;
+  batchUploadTimeout: number;
   batchThreshold: number;
   dkimKey: string[] | undefined;
   dkimThreads: number;
+  masterKey: string | undefined;
+  allowUnverified: boolean;
+  returnPathHost: string | undefined;
   webhookAllowlist: string[] | undefined;
   webhookDisableAfter: number;
   metricsToken: string | undefined;
   secretKey: string | undefined;
   unsubscribeFooter: boolean;
+  tracking: string[] | undefined;
+  frequencyCap: string | undefined;
+  frequencyCapPolicy: 'defer' | 'drop';
+  bounceDomain: string | undefined;
+  bouncePort: number;
+  softBounceLimit: number;
+  softBounceWindow: number;
 }
 
 export const SETTINGS: readonly Setting[] = [
@@ -99,15 +112,26 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'heloName', flag: '--helo-name <host>', env: 'HERALD_HELO_NAME', kind: 'string', default: undefined, description: 'EHLO name for outgoing SMTP; default: this host name (should match its reverse DNS)' },
   { key: 'allowPrivateMx', flag: '--allow-private-mx <bool>', env: 'HERALD_ALLOW_PRIVATE_MX', kind: 'bool', default: false, description: 'deliver to MX hosts at loopback or private addresses (closed networks, tests)' },
   { key: 'batchMaxBytes', flag: '--batch-max-bytes <bytes>', env: 'HERALD_BATCH_MAX_BYTES', kind: 'int', default: 1024 * 1024 * 1024, min: 1024, description: 'largest batch submission (JSON, NDJSON or CSV upload)' },
+  { key: 'batchUploadTimeout', flag: '--batch-upload-timeout <seconds>', env: 'HERALD_BATCH_UPLOAD_TIMEOUT', kind: 'seconds', default: 600, min: 1, description: 'a batch upload that makes no progress this long (its process died mid-upload) is deleted, never sent' },
   { key: 'batchThreshold', flag: '--batch-threshold <n>', env: 'HERALD_BATCH_THRESHOLD', kind: 'int', default: 100, min: 1, description: 'a /v1/emails, uSpeedo or SMTP submission with more recipients than this becomes a batch' },
   { key: 'dkimKey', flag: '--dkim-key <spec...>', env: 'HERALD_DKIM_KEY', kind: 'list', default: undefined, description: 'sign mail from a domain: domain:selector:/path/key.pem (RSA or Ed25519; repeat for dual signatures or a new selector)' },
   { key: 'dkimThreads', flag: '--dkim-threads <n>', env: 'HERALD_DKIM_THREADS', kind: 'int', default: 0, min: 0, description: 'worker threads that sign (0: one per core)' },
+  { key: 'masterKey', flag: '--master-key <key>', env: 'HERALD_MASTER_KEY', kind: 'string', default: undefined, min: 32, description: 'key (at least 32 characters) that encrypts sending domains\' DKIM private keys at rest; default: a random one generated once into <data>/master.key. Give every process the same one, and back it up: keys sealed with a lost master key cannot sign' },
+  { key: 'allowUnverified', flag: '--allow-unverified [bool]', env: 'HERALD_ALLOW_UNVERIFIED', kind: 'bool', default: false, description: 'accept mail from From domains that are not verified sending domains (development and tests; capture delivery always does)' },
+  { key: 'returnPathHost', flag: '--return-path-host <host>', env: 'HERALD_RETURN_PATH_HOST', kind: 'string', default: undefined, description: 'host that sending domains\' bounce subdomains CNAME to and their SPF includes (it needs an MX to Herald and an SPF record of Herald\'s sending addresses); default: --bounce-domain, else --helo-name, else the host of --public-url' },
   { key: 'webhookAllowlist', flag: '--webhook-allowlist <list>', env: 'HERALD_WEBHOOK_ALLOWLIST', kind: 'list', default: undefined, description: 'internal networks webhook endpoints may resolve to (CIDRs, comma-separated, e.g. 127.0.0.0/8,10.1.0.0/16); default: none, only public addresses' },
   { key: 'webhookDisableAfter', flag: '--webhook-disable-after <seconds>', env: 'HERALD_WEBHOOK_DISABLE_AFTER', kind: 'seconds', default: 3 * 86400, min: 1, description: 'disable a webhook endpoint whose deliveries have failed for this long (accepts 12h, 3d)' },
   { key: 'smtpAllowInsecureAuth', flag: '--smtp-allow-insecure-auth <bool>', env: 'HERALD_SMTP_ALLOW_INSECURE_AUTH', kind: 'bool', default: false, description: 'offer SMTP AUTH before STARTTLS (trusted networks only)' },
   { key: 'pollInterval', flag: '--poll-interval <seconds>', env: 'HERALD_POLL_INTERVAL', kind: 'seconds', default: 1, min: 0.01, description: 'how often an idle worker looks for due messages' },
   { key: 'metricsToken', flag: '--metrics-token <token>', env: 'HERALD_METRICS_TOKEN', kind: 'string', default: undefined, description: 'require Authorization: Bearer <token> at GET /metrics (default: open, for a scraper on a private network)' },
   { key: 'secretKey', flag: '--secret-key <key>', env: 'HERALD_SECRET_KEY', kind: 'string', default: undefined, min: 32, description: 'key (at least 32 characters) that signs unsubscribe links; default: a random one generated once into <data>/secret.key. Give every process the same one' },
+  { key: 'tracking', flag: '--tracking <list>', env: 'HERALD_TRACKING', kind: 'list', default: undefined, description: 'track opens and/or clicks of html mail unless a request says otherwise: opens,clicks (needs --public-url); default: none, tracking is opt-in per request' },
+  { key: 'frequencyCap', flag: '--frequency-cap <n/window>', env: 'HERALD_FREQUENCY_CAP', kind: 'string', default: undefined, description: 'at most N broadcast messages per recipient per window, e.g. 1/24h or 3/7d (a batch may set its own with frequency_cap); default: no cap' },
+  { key: 'frequencyCapPolicy', flag: '--frequency-cap-policy <policy>', env: 'HERALD_FREQUENCY_CAP_POLICY', kind: 'choice', choices: ['defer', 'drop'], default: 'defer', description: 'what --frequency-cap does with a message over the cap: defer (send when the window opens) | drop (suppressed, reason frequency_capped)' },
   { key: 'unsubscribeFooter', flag: '--unsubscribe-footer <bool>', env: 'HERALD_UNSUBSCRIBE_FOOTER', kind: 'bool', default: true, description: 'append an unsubscribe footer to broadcast mail whose html shows no unsubscribe link' },
+  { key: 'bounceDomain', flag: '--bounce-domain <domain>', env: 'HERALD_BOUNCE_DOMAIN', kind: 'string', default: undefined, description: 'domain whose MX points at Herald: messages are sent with a VERP return path bounces+<token>@<domain>, and the bounce and feedback listener runs; default: none (no VERP, no listener)' },
+  { key: 'bouncePort', flag: '--bounce-port <port>', env: 'HERALD_BOUNCE_PORT', kind: 'port', default: 2526, description: 'port of the bounce and feedback listener, with --bounce-domain (0 picks a free one; put port 25 of the MX host in front of it)' },
+  { key: 'softBounceLimit', flag: '--soft-bounce-limit <n>', env: 'HERALD_SOFT_BOUNCE_LIMIT', kind: 'int', default: DEFAULT_SOFT_BOUNCE_LIMIT, min: 1, description: 'suppress an address after this many soft bounces within --soft-bounce-window' },
+  { key: 'softBounceWindow', flag: '--soft-bounce-window <seconds>', env: 'HERALD_SOFT_BOUNCE_WINDOW', kind: 'seconds', default: DEFAULT_SOFT_BOUNCE_WINDOW_SECONDS, min: 1, description: 'the window soft bounces are counted in (accepts 12h, 7d)' },
   { key: 'shutdownTimeout', flag: '--shutdown-timeout <seconds>', env: 'HERALD_SHUTDOWN_TIMEOUT', kind: 'seconds', default: 30, min: 0, description: 'how long SIGTERM waits for in-flight work' },
 ];

@@ -43,6 +43,10 @@ export const ERRORS = {
   replay_too_large: { status: 422, message: 'the window holds more than {max} events for this endpoint; replay a narrower window' },
   invalid_unsubscribe_link: { status: 404, message: 'this unsubscribe link is not valid' },
   one_click_body_required: { status: 400, message: 'the body must be List-Unsubscribe=One-Click (RFC 8058), as a form' },
+  tracking_unavailable: { status: 422, message: '{field}: open and click tracking needs --public-url (where mail clients reach /t/…); set it, or leave tracking off' },
+  domain_not_verified: { status: 422, message: '{field}: {domain} {reason}' },
+  domain_key_not_published: { status: 409, message: 'selector {selector}: no matching DKIM record at {name} ({state}); publish it first, or pass force: true' },
+  domain_state_conflict: { status: 409, message: 'domain {id}: {reason}' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -14,6 +14,8 @@ export const ID_PREFIX = {
   template: 'tpl',
   webhook: 'wh',
   webhookDelivery: 'whd',
+  domain: 'dom',
+  domainKey: 'dkey',
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIX;

@@ -8,6 +8,8 @@
  *     └──lease expired───┘ └──deferred past max age, or unrecoverable──> failed
  *   queued | deferred ──cancel──> cancelled;  queued ──suppressed at send time──> suppressed
  * ```
+ * A bounce report (DSN, provider webhook) may still move a `sent` or `delivered` message to
+ * `bounced`: the receiving server took it and bounced it later.
  * `sent`, `delivered`, `bounced`, `failed`, `suppressed` and `cancelled` are final for delivery;
  * engagement (opened, clicked, complained, unsubscribed) are events, not states.
  */
@@ -32,7 +34,8 @@ const TRANSITIONS: Record<MessageStatus, readonly MessageStatus[]> = {
   sending: ['sent', 'deferred', 'bounced', 'failed', 'queued', 'suppressed', 'cancelled'],
   deferred: ['sending', 'cancelled', 'failed'],
   sent: ['delivered', 'bounced'],
-  delivered: [],
+  // A bounce reported after a delivery report: the receiving server took the message, then bounced it.
+  delivered: ['bounced'],
   bounced: [],
   failed: [],
   suppressed: [],
@@ -46,3 +49,6 @@ export function canTransition(from: MessageStatus, to: MessageStatus): boolean {
 
 /** Statuses from which the engine may claim a message for delivery. */
 export const CLAIMABLE: readonly MessageStatus[] = ['queued', 'deferred'];
+
+/** Statuses of a message that was handed over: the only ones feedback (bounces, complaints, delivery reports) applies to. */
+export const HANDED_OVER: readonly MessageStatus[] = ['sent', 'delivered'];

@@ -6,6 +6,12 @@ export const KEY_SCOPES: readonly KeyScope[] = ['full', 'send', 'read'];
 
 export type Stream = 'transactional' | 'broadcast';
 
+/** Open and click tracking for a content's html (resolved at acceptance; see docs/tracking.md). */
+export interface TrackingOptions {
+  opens: boolean;
+  clicks: boolean;
+}
+
 export interface Workspace {
   id: string;
   name: string;
@@ -53,6 +59,8 @@ export type Content =
       text?: string;
       headers: Record<string, string>;
       attachments: Attachment[];
+      /** Rewrite links and add an open pixel to the html, per recipient at send time; absent: off. */
+      tracking?: TrackingOptions;
     }
   | {
       /**
@@ -70,6 +78,8 @@ export type Content =
       templateId: string | null;
       templateVersion: number | null;
       revision: number;
+      /** Rewrite links and add an open pixel to the rendered html; absent: off. */
+      tracking?: TrackingOptions;
     }
   | {
       kind: 'raw';

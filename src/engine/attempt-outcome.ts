@@ -1,14 +1,18 @@
 /**
  * Turns one delivery attempt's transport result into the record the store applies: the next
  * status, when to try again, and the event that reports the transition. Owns the policy of
- * "what happens next"; knows nothing of sockets or SQL.
+ * "what happens next"; knows nothing of sockets or SQL. A bounce in the reply also carries the
+ * bounce report and suppression entry the store writes with it (core/feedback-policy.ts).
  */
+import { normaliseAddress } from '../core/address.js';
 import { verdictForReply } from '../core/delivery-outcome.js';
+import { SMTP_BOUNCE_SOURCE, SOFT_BOUNCE_SOURCE, softBounceWindowStart } from '../core/feedback-policy.js';
 import type { IdSource } from '../core/ids.js';
 import { nextAttemptAt, type RetryPolicy } from '../core/retry-policy.js';
 import type { SuppressionHit } from '../core/suppression.js';
+import { FREQUENCY_CAPPED, type FrequencyCap } from '../core/frequency-cap.js';
 import type { Message } from '../core/types.js';
-import type { AttemptRecord, NewEvent } from '../store/store.js';
+import type { AttemptBounce, AttemptRecord, NewEvent } from '../store/store.js';
 import type { TransportResult } from '../transports/transport.js';
 
 export interface OutcomeContext {
@@ -18,6 +22,13 @@ export interface OutcomeContext {
   now: Date;
   /** A number in [0, 1) for the retry jitter. */
   random: () => number;
+  softBounces: SoftBounceSettings;
+}
+
+/** `--soft-bounce-limit` and `--soft-bounce-window`: how many soft bounces within how long suppress an address. */
+export interface SoftBounceSettings {
+  limit: number;
+  windowSeconds: number;
 }
 
 function event(ctx: OutcomeContext, message: Message, type: string, data: Record<string, unknown>): NewEvent {
@@ -72,17 +83,20 @@ export function outcomeOfAttempt(ctx: OutcomeContext, message: Message, transpor
       return out;
     }
     case 'bounced':
-      return record(ctx, message, {
-        attempts,
-        status: 'bounced',
-        lastReply: result.reply,
-        bounceClass: verdict.bounceClass,
-        event: event(ctx, message, 'message.bounced', {
-          ...base,
-          bounce_class: verdict.bounceClass,
-          enhanced_status: verdict.enhancedStatus,
+      return {
+        ...record(ctx, message, {
+          attempts,
+          status: 'bounced',
+          lastReply: result.reply,
+          bounceClass: verdict.bounceClass,
+          event: event(ctx, message, 'message.bounced', {
+            ...base,
+            bounce_class: verdict.bounceClass,
+            enhanced_status: verdict.enhancedStatus,
+          }),
         }),
-      });
+        bounce: bounceReport(ctx, message, verdict.bounceClass, result.reply),
+      };
     case 'deferred': {
       // A batch message may wait long (a schedule, a rate cap, a pause) before it is first tried:
       // its retry window starts at that first attempt, not at acceptance.
@@ -111,6 +125,41 @@ export function outcomeOfAttempt(ctx: OutcomeContext, message: Message, transpor
       });
     }
   }
+}
+
+/**
+ * The bounce report of a 5xx reply, as a reported bounce would make it (services/feedback.ts): a
+ * hard bounce suppresses the recipient at once (source `smtp`), a soft one at the limit (source
+ * `soft_bounces`); both in scope `all`, with a `suppression.added` event carrying the reply.
+ */
+function bounceReport(ctx: OutcomeContext, message: Message, bounceClass: 'hard' | 'soft', reply: string): AttemptBounce {
+  const email = normaliseAddress(message.recipient);
+  const at = ctx.now.toISOString();
+  const source = bounceClass === 'hard' ? SMTP_BOUNCE_SOURCE : SOFT_BOUNCE_SOURCE;
+  const entry = { email, reason: 'hard_bounce', scope: 'all', source } as const;
+  return {
+    recipient: email,
+    bounceClass,
+    source: SMTP_BOUNCE_SOURCE,
+    suppression: {
+      ...entry,
+      workspaceId: message.workspaceId,
+      createdAt: at,
+      event: {
+        id: ctx.ids.next('event'),
+        workspaceId: message.workspaceId,
+        type: 'suppression.added',
+        messageId: null,
+        batchId: null,
+        recipient: email,
+        data: { ...entry, reply },
+        createdAt: at,
+      },
+    },
+    ...(bounceClass === 'soft'
+      ? { softBounceLimit: { since: softBounceWindowStart(ctx.now, ctx.softBounces.windowSeconds).toISOString(), limit: ctx.softBounces.limit } }
+      : {}),
+  };
 }
 
 /** The record for a message that can never be sent as it is (its content cannot be composed, say). */
@@ -173,5 +222,35 @@ export function outcomeOfSuppression(ctx: OutcomeContext, message: Message, hit:
     lastReply: message.lastReply,
     bounceClass: null,
     event: event(ctx, message, 'message.suppressed', { reason: hit.reason, scope: hit.scope, checked: 'before_send' }),
+  });
+}
+
+/**
+ * The record for a claimed broadcast message whose recipient is over a frequency cap
+ * (core/frequency-cap.ts). Not an attempt. `defer`: back to the queue as `deferred`, due when the
+ * window opens, its expiry moved so the wait does not use up its retry time; `drop`: final, as
+ * `suppressed` with reason `frequency_capped`.
+ */
+export function outcomeOfFrequencyCap(ctx: OutcomeContext, message: Message, hit: { cap: FrequencyCap; opensAt: string; counted: number }): AttemptRecord {
+  const cap = { max: hit.cap.max, per_seconds: hit.cap.perSeconds, policy: hit.cap.policy, counted: hit.counted };
+  const reply = `${FREQUENCY_CAPPED}: ${hit.counted} sent to this recipient in the last ${hit.cap.perSeconds}s (at most ${hit.cap.max})`;
+  if (hit.cap.policy === 'drop') {
+    return record(ctx, message, {
+      attempts: message.attempts,
+      status: 'suppressed',
+      lastReply: reply,
+      bounceClass: null,
+      event: event(ctx, message, 'message.suppressed', { reason: FREQUENCY_CAPPED, checked: 'before_send', frequency_cap: cap }),
+    });
+  }
+  const expiresAt = Math.max(new Date(message.expiresAt).getTime(), new Date(hit.opensAt).getTime() + ctx.retry.maxAgeSeconds * 1000);
+  return record(ctx, message, {
+    attempts: message.attempts,
+    status: 'deferred',
+    dueAt: hit.opensAt,
+    expiresAt: new Date(expiresAt).toISOString(),
+    lastReply: reply,
+    bounceClass: null,
+    event: event(ctx, message, 'message.deferred', { reason: FREQUENCY_CAPPED, retry_at: hit.opensAt, frequency_cap: cap }),
   });
 }

@@ -4,9 +4,11 @@
  * `sending`, each limited by the batch's rate cap (a token bucket of `per_hour`), and a last
  * check before each send, so a pause or cancel reaches messages already claimed within a refresh.
  *
- * Rate caps are per process; with several workers each holds its own bucket (see docs/batches.md).
+ * Rate caps hold across every worker: a lane's allowance comes from a token bucket kept in the
+ * store (`batch:<id>`), taken before the claim, and whatever the claim did not use goes back.
  */
 import type { BatchStatus } from '../core/batch-state.js';
+import type { BucketRate } from '../core/token-bucket.js';
 import type { Message } from '../core/types.js';
 import type { BatchLane, BatchRecord, Store } from '../store/store.js';
 
@@ -15,8 +17,6 @@ export type SendDecision = 'send' | 'hold' | 'cancel';
 interface LaneState {
   status: BatchStatus;
   perHour: number | null;
-  tokens: number;
-  refilledAt: number;
 }
 
 export class BatchGate {
@@ -50,34 +50,41 @@ export class BatchGate {
         lane.status = batch.status;
         lane.perHour = perHour;
       } else {
-        this.#lanes.set(batch.id, { status: batch.status, perHour, tokens: perHour === null ? 0 : burstOf(perHour), refilledAt: this.now() });
+        this.#lanes.set(batch.id, { status: batch.status, perHour });
       }
     }
     // Batches that completed or were cancelled drop out of the view: their messages are cancelled.
-    for (const id of this.#lanes.keys()) if (!seen.has(id)) this.#lanes.set(id, { status: 'cancelled', perHour: null, tokens: 0, refilledAt: 0 });
+    for (const id of this.#lanes.keys()) if (!seen.has(id)) this.#lanes.set(id, { status: 'cancelled', perHour: null });
     this.#refreshedAt = this.now();
   }
 
-  /** The claim lanes for up to `limit` messages, shared across the claimable batches. */
-  lanes(limit: number): BatchLane[] {
+  /**
+   * The claim lanes for up to `limit` messages, shared across the claimable batches. A capped
+   * batch's share is what its shared bucket grants now; `claimed` returns what went unused.
+   */
+  async lanes(limit: number): Promise<BatchLane[]> {
     const claimable = [...this.#lanes.entries()].filter(([, lane]) => lane.status === 'sending' || lane.status === 'canary');
     if (claimable.length === 0 || limit <= 0) return [];
     const share = Math.max(1, Math.ceil(limit / claimable.length));
     const now = this.now();
-    return claimable.map(([batchId, lane]) => {
-      let allowed = share;
-      if (lane.perHour !== null) {
-        refill(lane, now);
-        allowed = Math.min(share, Math.floor(lane.tokens));
-      }
-      return { batchId, limit: allowed, sampleOnly: lane.status === 'canary' };
-    });
+    return Promise.all(
+      claimable.map(async ([batchId, lane]) => {
+        const allowed = lane.perHour === null ? share : await this.store.takeTokens(bucketOf(batchId), share, rateOf(lane.perHour), now);
+        return { batchId, limit: allowed, sampleOnly: lane.status === 'canary' };
+      }),
+    );
   }
 
-  /** Takes rate tokens for messages claimed from a batch. */
-  claimed(batchId: string, count: number): void {
-    const lane = this.#lanes.get(batchId);
-    if (lane && lane.perHour !== null) lane.tokens = Math.max(0, lane.tokens - count);
+  /** After a claim: gives back to a capped batch's bucket the tokens its lane did not use. */
+  async claimed(lanes: readonly BatchLane[], perBatch: ReadonlyMap<string, number>): Promise<void> {
+    const now = this.now();
+    await Promise.all(
+      lanes.map(async (lane) => {
+        const perHour = this.#lanes.get(lane.batchId)?.perHour ?? null;
+        const unused = lane.limit - (perBatch.get(lane.batchId) ?? 0);
+        if (perHour !== null && unused > 0) await this.store.takeTokens(bucketOf(lane.batchId), -unused, rateOf(perHour), now);
+      }),
+    );
   }
 
   /** The last word before a claimed batch message is sent. Messages outside batches always go. */
@@ -97,14 +104,11 @@ function perHourOf(batch: BatchRecord): number | null {
   return typeof rate?.per_hour === 'number' ? rate.per_hour : null;
 }
 
-/** A few seconds' worth, at least one: a cap spreads sends over the hour instead of bursting. */
-function burstOf(perHour: number): number {
-  return Math.max(1, (perHour / 3600) * 2);
+function bucketOf(batchId: string): string {
+  return `batch:${batchId}`;
 }
 
-function refill(lane: LaneState, now: number): void {
-  if (lane.perHour === null) return;
-  const elapsed = Math.max(0, now - lane.refilledAt);
-  lane.tokens = Math.min(burstOf(lane.perHour), lane.tokens + (elapsed / 3_600_000) * lane.perHour);
-  lane.refilledAt = now;
+/** A few seconds' worth, at least one: a cap spreads sends over the hour instead of bursting. */
+function rateOf(perHour: number): BucketRate {
+  return { perSecond: perHour / 3600, burst: Math.max(1, (perHour / 3600) * 2) };
 }

@@ -108,7 +108,7 @@ export class BatchSupervisor {
   /** One round over every active batch; public so tests can drive it without timers. */
   async tick(): Promise<void> {
     const now = this.#o.clock.now().getTime();
-    if (now - this.#lastJanitor >= 60_000) {
+    if (now - this.#lastJanitor >= Math.min(60_000, this.#o.staleAfterMs / 2)) {
       this.#lastJanitor = now;
       for (const id of await this.#o.store.listStaleBatches(new Date(now - this.#o.staleAfterMs).toISOString())) {
         this.#o.logger.warn({ batch: id }, 'deleting a batch whose upload was abandoned');

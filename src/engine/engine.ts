@@ -1,7 +1,8 @@
 /**
  * The delivery engine of one worker process: claims due messages from the store in chunks under a
  * lease, builds each message's bytes, hands them to the transport with a bounded number in flight,
- * and records every outcome (in chunked transactions) with its event.
+ * and records every outcome (in chunked transactions) with its event; a bounce in the SMTP reply
+ * also carries its bounce report and the suppression it causes, written in the same transaction.
  *
  * ```
  *   idle ──wake / poll / due time──> claiming ──chunk──> local queue ──> in flight (≤ concurrency)
@@ -13,6 +14,7 @@
  * for the store. Memory is bounded by the claim chunk and the concurrency, never by the size of
  * the queue in the store. A message whose process dies is claimed again when its lease expires.
  */
+import { DEFAULT_SOFT_BOUNCE_LIMIT, DEFAULT_SOFT_BOUNCE_WINDOW_SECONDS } from '../core/feedback-policy.js';
 import type { IdSource } from '../core/ids.js';
 import type { RetryPolicy } from '../core/retry-policy.js';
 import type { Clock } from '../lib/clock.js';
@@ -28,15 +30,20 @@ import {
   outcomeOfFailure,
   outcomeOfHold,
   outcomeOfSuppression,
+  outcomeOfFrequencyCap,
   type OutcomeContext,
+  type SoftBounceSettings,
 } from './attempt-outcome.js';
 import type { BatchGate } from './batch-gate.js';
-import { MessageBuilder } from './message-builder.js';
+import { MessageBuilder, type ReturnPathSettings } from './message-builder.js';
 import type { UnsubscribeLinkSettings } from '../tracking/unsubscribe-links.js';
 import type { MessageSigner } from './message-signer.js';
 import { OutcomeWriter } from './outcome-writer.js';
 import { EngineMetrics } from './engine-metrics.js';
 import { SuppressionCheck } from './suppression-check.js';
+import { FrequencyCheck } from './frequency-check.js';
+import type { FrequencyCap } from '../core/frequency-cap.js';
+import type { TrackingLinkSettings } from '../tracking/tracking-links.js';
 
 export interface EngineOptions {
   store: Store;
@@ -56,6 +63,17 @@ export interface EngineOptions {
   signer?: MessageSigner;
   /** Puts RFC 8058 unsubscribe headers (and, when needed, a footer) into broadcast mail. */
   unsubscribe?: UnsubscribeLinkSettings;
+  /** Sends every message with its own VERP return path at the bounce domain (`--bounce-domain`). */
+  returnPath?: ReturnPathSettings;
+  /** Open/click tracking for contents that ask for it (`--public-url`). */
+  tracking?: TrackingLinkSettings | undefined;
+  /** The server's per-recipient cap on broadcast mail (`--frequency-cap`); batches may set their own. */
+  frequencyCap?: FrequencyCap | null;
+  /**
+   * When soft bounces in SMTP replies suppress an address (`--soft-bounce-limit`,
+   * `--soft-bounce-window`), counted with reported ones; default: the settings' defaults (3 in 7 days).
+   */
+  softBounces?: SoftBounceSettings;
   /** Which batches may be claimed from, at what rate, and the last check before a send. */
   batches?: BatchGate;
   random?: () => number;
@@ -76,7 +94,13 @@ export class Engine {
   readonly #writer: OutcomeWriter;
   readonly #metrics: EngineMetrics | null;
   readonly #suppressions: SuppressionCheck;
+  readonly #frequency: FrequencyCheck;
+  readonly #softBounces: SoftBounceSettings;
   readonly #queue: ClaimedMessage[] = [];
+  /** Messages left unsent because their lease ran out in the local queue. */
+  #expired = 0;
+  /** When each claimed message's lease ends (ms): past that, another worker may own it. */
+  readonly #leaseEnds = new WeakMap<ClaimedMessage, number>();
   #inFlight = 0;
   #attempted = 0;
   #running = false;
@@ -89,7 +113,9 @@ export class Engine {
     this.#writer = new OutcomeWriter(options.store, options.logger, { chunk: options.claimChunk, maxDelayMs: 50 });
     this.#metrics = options.metrics ? new EngineMetrics(options.metrics, { inFlight: () => this.#inFlight, queued: () => this.#queue.length }) : null;
     this.#suppressions = new SuppressionCheck(options.store);
-    this.#builder = new MessageBuilder({ unsubscribe: options.unsubscribe });
+    this.#builder = new MessageBuilder({ unsubscribe: options.unsubscribe, returnPath: options.returnPath, tracking: options.tracking });
+    this.#frequency = new FrequencyCheck(options.store, { cap: options.frequencyCap ?? null, metrics: options.metrics });
+    this.#softBounces = Object.freeze({ ...(options.softBounces ?? { limit: DEFAULT_SOFT_BOUNCE_LIMIT, windowSeconds: DEFAULT_SOFT_BOUNCE_WINDOW_SECONDS }) });
   }
 
   start(): void {
@@ -108,7 +134,7 @@ export class Engine {
   }
 
   #context(now: Date): OutcomeContext {
-    return { ids: this.#o.ids, retry: this.#o.retry, owner: this.#o.owner, now, random: this.#o.random ?? Math.random };
+    return { ids: this.#o.ids, retry: this.#o.retry, owner: this.#o.owner, now, random: this.#o.random ?? Math.random, softBounces: this.#softBounces };
   }
 
   #sleep(ms: number): Promise<void> {
@@ -119,28 +145,38 @@ export class Engine {
     const gate = this.#o.batches;
     await gate?.refresh();
     const now = this.#o.clock.now();
-    const claimed = await this.#o.store.claimDue({
-      now: now.toISOString(),
-      limit,
-      owner: this.#o.owner,
-      leaseUntil: new Date(now.getTime() + this.#o.leaseSeconds * 1000).toISOString(),
-      ...(gate ? { batches: gate.lanes(limit) } : {}),
-    });
-    if (gate) {
-      const perBatch = new Map<string, number>();
-      for (const m of claimed) if (m.batchId !== null) perBatch.set(m.batchId, (perBatch.get(m.batchId) ?? 0) + 1);
-      for (const [batchId, count] of perBatch) gate.claimed(batchId, count);
+    const lanes = gate ? await gate.lanes(limit) : null;
+    let claimed: ClaimedMessage[] = [];
+    try {
+      claimed = await this.#o.store.claimDue({
+        now: now.toISOString(),
+        limit,
+        owner: this.#o.owner,
+        leaseUntil: new Date(now.getTime() + this.#o.leaseSeconds * 1000).toISOString(),
+        ...(lanes ? { batches: lanes } : {}),
+      });
+    } finally {
+      // Rate tokens the claim did not use go back to the batches' shared buckets.
+      if (gate && lanes) {
+        const perBatch = new Map<string, number>();
+        for (const m of claimed) if (m.batchId !== null) perBatch.set(m.batchId, (perBatch.get(m.batchId) ?? 0) + 1);
+        await gate.claimed(lanes, perBatch).catch((error: unknown) => this.#o.logger.warn({ err: error }, 'returning unused rate tokens failed'));
+      }
     }
     try {
       // The last suppression check, one query per chunk: each message asks for its answer at send time.
       await this.#suppressions.load(claimed);
+      // Then the frequency caps of broadcast mail, one call per chunk (suppressed mail takes no place).
+      await this.#frequency.load(claimed, now, (message) => this.#suppressions.hitFor(message) !== undefined);
     } catch (error) {
       // Unchecked mail must not go: the chunk goes back to the queue, due again in a second.
-      this.#o.logger.error({ err: error, messages: claimed.length }, 'suppression check failed; returning the chunk to the queue');
+      this.#o.logger.error({ err: error, messages: claimed.length }, 'suppression or frequency-cap check failed; returning the chunk to the queue');
       for (const message of claimed) this.#writer.add(outcomeOfHold(this.#context(now), message, 1000));
       return 0;
     }
     this.#metrics?.claimed(claimed.length);
+    const leaseEnd = now.getTime() + this.#o.leaseSeconds * 1000;
+    for (const message of claimed) this.#leaseEnds.set(message, leaseEnd);
     this.#queue.push(...claimed);
     return claimed.length;
   }
@@ -151,6 +187,11 @@ export class Engine {
       this.#pump();
       if (this.#queue.length >= this.#o.claimChunk / 2) {
         await this.#sleep(pollMs);
+        continue;
+      }
+      if (this.#writer.pending >= this.#o.claimChunk) {
+        // Outcomes are being recorded slower than mail goes out: claim no more until they catch up.
+        await this.#writer.settle(this.#o.claimChunk);
         continue;
       }
       let claimed = 0;
@@ -184,23 +225,41 @@ export class Engine {
     while (this.#inFlight < this.#o.concurrency && this.#queue.length > 0) {
       const message = this.#queue.shift() as ClaimedMessage;
       this.#inFlight += 1;
-      void this.#deliver(message).finally(() => {
-        this.#inFlight -= 1;
-        if (this.#inFlight === 0) this.#drained?.();
-        if (this.#running) {
-          this.#pump();
-          // Refill before the queue runs dry, so the transport is never idle waiting for a claim.
-          if (this.#queue.length < this.#o.claimChunk / 2) this.wake();
-        }
-      });
+      void this.#deliver(message)
+        .catch((error: unknown) => {
+          // Not recorded: the lease runs out and the message is claimed again (at least once).
+          this.#o.logger.error({ err: error, messageId: message.id }, 'delivery failed unexpectedly; the message will be retried after its lease');
+        })
+        .finally(() => {
+          this.#inFlight -= 1;
+          if (this.#inFlight === 0) this.#drained?.();
+          if (this.#running) {
+            this.#pump();
+            // Refill before the queue runs dry, so the transport is never idle waiting for a claim.
+            if (this.#queue.length < this.#o.claimChunk / 2) this.wake();
+          }
+        });
     }
   }
 
   async #deliver(message: ClaimedMessage): Promise<void> {
     const now = this.#o.clock.now();
+    // A message whose lease has run out (or nearly) while it waited in the local queue may be
+    // another worker's by now: sending it too would deliver it twice. Leave it; it is claimed again.
+    const leaseEnd = this.#leaseEnds.get(message) ?? Number.POSITIVE_INFINITY;
+    if (now.getTime() > leaseEnd - Math.min(5000, this.#o.leaseSeconds * 250)) {
+      this.#expired += 1;
+      if (this.#expired === 1 || this.#expired % 1000 === 0) {
+        this.#o.logger.warn({ expired: this.#expired, leaseSeconds: this.#o.leaseSeconds }, 'leases ran out before sending; raise --lease-seconds or lower --claim-chunk');
+      }
+      return;
+    }
     // The view of batch states must be fresh here, not only at claim time: a busy engine with a
     // full local queue does not claim for a while, and a pause must still stop it within a second.
-    if (message.batchId !== null) await this.#o.batches?.refresh();
+    if (message.batchId !== null) {
+      // A store that does not answer (restart) leaves the last view in force: it is a second old at most.
+      await this.#o.batches?.refresh().catch((error: unknown) => this.#o.logger.warn({ err: error }, 'refreshing the batch view failed; using the last one'));
+    }
     const decision = this.#o.batches?.decide(message) ?? 'send';
     if (decision === 'hold') {
       // Paused (or not yet claimable) since it was claimed: back to the queue, untouched.
@@ -214,6 +273,11 @@ export class Engine {
     const suppressed = this.#suppressions.hitFor(message);
     if (suppressed) {
       this.#writer.add(outcomeOfSuppression(this.#context(now), message, suppressed));
+      return;
+    }
+    const capped = this.#frequency.take(message);
+    if (capped) {
+      this.#writer.add(outcomeOfFrequencyCap(this.#context(now), message, capped));
       return;
     }
     const neverTried = message.batchId !== null && message.attempts === 0;

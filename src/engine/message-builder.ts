@@ -8,7 +8,10 @@
  * `List-Unsubscribe` / `List-Unsubscribe-Post` headers (replacing any of the content's own, so
  * there is exactly one of each), `{{unsubscribe_url}}` filled in its template or plain content,
  * and a footer with the link when its content shows none (tracking/unsubscribe-body.ts).
- * Transactional mail gets none of these.
+ * Transactional mail gets none of these. With a bounce domain, every message leaves with its own
+ * signed VERP envelope sender (tracking/verp.ts), so every bounce names the message it is about.
+ * Content that asks for open/click tracking gets its html links sent through `/t/c/…` and an open
+ * pixel, per recipient, after the unsubscribe parts (mime/link-rewriter.ts); DKIM signs the result.
  */
 import type { Content } from '../core/types.js';
 import { TemplateCache } from '../templates/compile-cache.js';
@@ -18,6 +21,9 @@ import type { ClaimedMessage } from '../store/store.js';
 import { bodyTraits, withHtmlFooter, withTextFooter, withUnsubscribeUrl, type BodyTraits } from '../tracking/unsubscribe-body.js';
 import { listUnsubscribeHeaders, unsubscribeToken, unsubscribeUrl, type UnsubscribeLinkSettings } from '../tracking/unsubscribe-links.js';
 import type { OutgoingMessage } from '../transports/transport.js';
+import { bounceAddress } from '../tracking/verp.js';
+import { rewriteLinks } from '../mime/link-rewriter.js';
+import { clickUrl, openPixelUrl, type TrackingLinkSettings } from '../tracking/tracking-links.js';
 
 type StructuredContent = Extract<Content, { kind: 'structured' }>;
 type TemplateContent = Extract<Content, { kind: 'template' }>;
@@ -43,6 +49,17 @@ export interface MessageBuilderOptions {
   cacheSize?: number;
   /** Unsubscribe links for broadcast mail; none: broadcast mail leaves without them. */
   unsubscribe?: UnsubscribeLinkSettings | undefined;
+  /** VERP: each message's envelope sender becomes `bounces+<token>@<domain>` (`--bounce-domain`); none: the message's own sender. */
+  returnPath?: ReturnPathSettings | undefined;
+  /** Open/click tracking for contents that ask for it (`--public-url`); none: their html leaves untracked. */
+  tracking?: TrackingLinkSettings | undefined;
+}
+
+/** What the builder needs to give each message its own signed return path (tracking/verp.ts). */
+export interface ReturnPathSettings {
+  key: Uint8Array;
+  /** The bounce domain, whose MX is Herald's bounce listener. */
+  domain: string;
 }
 
 /** The body parts with the footer added, when the message gets one. */
@@ -75,10 +92,43 @@ export class MessageBuilder {
   readonly #bodyTraits = new Map<string, BodyTraits>();
   readonly #capacity: number;
   readonly #unsubscribe: UnsubscribeLinkSettings | null;
+  readonly #returnPath: ReturnPathSettings | null;
+  readonly #tracking: TrackingLinkSettings | null;
 
   constructor(options: MessageBuilderOptions = {}) {
     this.#capacity = options.cacheSize ?? 256;
     this.#unsubscribe = options.unsubscribe ?? null;
+    this.#returnPath = options.returnPath ?? null;
+    this.#tracking = options.tracking ?? null;
+  }
+
+  /**
+   * The envelope sender (MAIL FROM): the message's VERP address when a bounce domain is set, so
+   * every bounce names its message; a null sender (`<>`, relayed auto-replies) stays null.
+   */
+  #envelopeSender(message: ClaimedMessage): string {
+    const returnPath = this.#returnPath;
+    if (returnPath === null || message.sender === '') return message.sender;
+    return bounceAddress(returnPath.key, 'verp', message.id, returnPath.domain) ?? message.sender;
+  }
+
+  /**
+   * The html with its links sent through `/t/c/…` and the open pixel added, as the content's
+   * `tracking` asks, once the unsubscribe link and footer are in (they are left untracked).
+   */
+  #tracked(message: ClaimedMessage, content: StructuredContent | TemplateContent, html: string): string {
+    const settings = this.#tracking;
+    const wanted = content.tracking;
+    if (settings === null || wanted === undefined || (!wanted.opens && !wanted.clicks)) return html;
+    const subject = { workspaceId: message.workspaceId, messageId: message.id };
+    const base = settings.baseUrl.replace(/\/+$/, '');
+    const skipPrefixes = [`${base}/u/`, `${base}/t/`];
+    if (this.#unsubscribe !== null) skipPrefixes.push(`${this.#unsubscribe.baseUrl().replace(/\/+$/, '')}/u/`);
+    return rewriteLinks(html, {
+      link: wanted.clicks ? (url) => clickUrl(settings, subject, url) : null,
+      pixel: wanted.opens ? openPixelUrl(settings, subject) : null,
+      skipPrefixes,
+    }).html;
   }
 
   #traitsOf(key: string, content: StructuredContent | TemplateContent): BodyTraits {
@@ -105,10 +155,10 @@ export class MessageBuilder {
       stream: message.stream,
     });
     const url = unsubscribeUrl(settings.baseUrl(), token);
-    // The mailto address lives at the envelope sender's domain, where bounces come back too.
-    const domain = domainOf(message.sender.includes('@') ? message.sender : content.from.email);
+    // The mailto address lives at the bounce domain, whose listener turns mail to it into an unsubscribe.
+    const mailto = settings.mailtoDomain === undefined ? null : bounceAddress(settings.key, 'unsubscribe', message.id, settings.mailtoDomain);
     const traits = this.#traitsOf(contentKey, content);
-    return { url, headers: listUnsubscribeHeaders(url, token, domain), footer: settings.footer && !traits.showsLink, placeholder: traits.placeholder };
+    return { url, headers: listUnsubscribeHeaders(url, mailto), footer: settings.footer && !traits.showsLink, placeholder: traits.placeholder };
   }
 
   #composerFor(contentId: string, content: StructuredContent | TemplateContent): MessageComposer {
@@ -135,7 +185,7 @@ export class MessageBuilder {
   /** The message as it will be handed to the transport. Throws when the content cannot be composed. */
   async build(message: ClaimedMessage, now: Date): Promise<BuiltMessage> {
     const content = message.content;
-    const out = { id: message.id, sender: message.sender, recipient: message.recipient };
+    const out = { id: message.id, sender: this.#envelopeSender(message), recipient: message.recipient };
     if (content.kind === 'raw') {
       if (content.encoding === 'base64') return { outgoing: { ...out, raw: Buffer.from(content.raw, 'base64') }, fromDomain: null };
       return { outgoing: { ...out, raw: content.raw }, fromDomain: fromDomainOfRaw(content.raw) };
@@ -160,7 +210,7 @@ export class MessageBuilder {
         subject: rendered.subject,
         messageId: message.messageIdHeader,
         date: now,
-        ...(rendered.html !== undefined ? { html: rendered.html } : {}),
+        ...(rendered.html !== undefined ? { html: this.#tracked(message, content, rendered.html) } : {}),
         ...(rendered.text !== undefined ? { text: rendered.text } : {}),
         ...(unsubscribe !== null ? { headers: unsubscribe.headers } : {}),
       };
@@ -181,6 +231,7 @@ export class MessageBuilder {
       },
       unsubscribe,
     );
+    if (parts.html !== undefined) parts.html = this.#tracked(message, content, parts.html);
     if (content.attachments.length > 0) {
       const shared = { from: content.from, cc: content.cc, replyTo: content.replyTo, headers: content.headers };
       return { outgoing: { ...out, raw: await composeWithAttachments(shared, parts, content.attachments) }, fromDomain };

@@ -8,6 +8,8 @@ import type { AttemptRecord, Store } from '../store/store.js';
 
 export class OutcomeWriter {
   #pending: AttemptRecord[] = [];
+  /** Records added and not yet committed: pending ones and chunks waiting for their commit. */
+  #uncommitted = 0;
   #timer: NodeJS.Timeout | null = null;
   #writing: Promise<void> = Promise.resolve();
   /** Records written that no longer held their lease (another worker had taken the message). */
@@ -28,13 +30,25 @@ export class OutcomeWriter {
       return;
     }
     this.#pending.push(record);
+    this.#uncommitted += 1;
     if (this.#pending.length >= this.options.chunk) void this.#write();
     else this.#timer ??= setTimeout(() => void this.#write(), this.options.maxDelayMs);
   }
 
   /** Records accepted but not yet committed. */
   get pending(): number {
-    return this.#pending.length;
+    return this.#uncommitted;
+  }
+
+  /**
+   * Resolves once fewer than `max` records wait for their commit: the engine's backpressure, so a
+   * slow store bounds what a worker has sent but not recorded (what it would send twice if it died).
+   */
+  async settle(max: number): Promise<void> {
+    while (this.#uncommitted >= max) {
+      if (this.#pending.length > 0) void this.#write();
+      await this.#writing;
+    }
   }
 
   #write(): Promise<void> {
@@ -55,6 +69,7 @@ export class OutcomeWriter {
       try {
         const held = await this.store.recordAttempts(chunk);
         this.lostLeases += chunk.length - held;
+        this.#uncommitted -= chunk.length;
         return;
       } catch (error) {
         // The outcomes are facts about mail already handed over: keep trying. If the process dies

@@ -10,7 +10,8 @@ import { dsnFromParts } from './dsn.js';
 import { refuse, refuseError } from './feedback-limits.js';
 import type { ParseResult } from './feedback-types.js';
 import { plainBounceFacts } from './plain-bounce.js';
-import { readReport } from './report-mime.js';
+import { readReport, type ReportParts } from './report-mime.js';
+import { envelopeSendersIn } from './report-senders.js';
 
 /**
  * Reads a bounce or complaint report from a raw message. Never throws: anything that is not a
@@ -21,17 +22,31 @@ import { readReport } from './report-mime.js';
  * if (!result.ok) log.info({ reason: result.reason }, 'ignored inbound report');
  */
 export async function parseReport(raw: Buffer | string): Promise<ParseResult> {
+  return (await readInboundReport(raw)).result;
+}
+
+/** A report as the bounce listener reads it: the facts, and the envelope senders it quotes (report-senders.ts). */
+export interface InboundReport {
+  result: ParseResult;
+  envelopeSenders: string[];
+}
+
+/** `parseReport`, plus the envelope senders the report quotes, from one reading of the message. Never throws. */
+export async function readInboundReport(raw: Buffer | string): Promise<InboundReport> {
   try {
     const read = await readReport(raw);
-    if (!read.ok) return read;
-    const { parts } = read;
-    if (parts.reportType === 'delivery-status' || (parts.reportType === null && parts.deliveryStatus !== null)) return dsnFromParts(parts);
-    if (parts.reportType === 'feedback-report' || (parts.reportType === null && parts.feedbackReport !== null)) return arfFromParts(parts);
-    if (parts.reportType !== null) return refuse(`report-type ${parts.reportType.slice(0, 60)} is not handled`);
-    if (parts.contentType === 'multipart/report') return refuse('multipart/report without a report-type or a report part');
-    return plainBounceFacts(parts);
+    if (!read.ok) return { result: read, envelopeSenders: [] };
+    return { result: factsOf(read.parts), envelopeSenders: envelopeSendersIn(read.parts) };
   } catch (error) {
     // The readers are written not to throw; this keeps a bug in one from reaching the listener.
-    return refuseError('report', error);
+    return { result: refuseError('report', error), envelopeSenders: [] };
   }
+}
+
+function factsOf(parts: ReportParts): ParseResult {
+  if (parts.reportType === 'delivery-status' || (parts.reportType === null && parts.deliveryStatus !== null)) return dsnFromParts(parts);
+  if (parts.reportType === 'feedback-report' || (parts.reportType === null && parts.feedbackReport !== null)) return arfFromParts(parts);
+  if (parts.reportType !== null) return refuse(`report-type ${parts.reportType.slice(0, 60)} is not handled`);
+  if (parts.contentType === 'multipart/report') return refuse('multipart/report without a report-type or a report part');
+  return plainBounceFacts(parts);
 }

@@ -44,3 +44,19 @@ export function loadDkimKeys(specs: readonly string[]): DkimKeySource {
   });
   return { keysFor: (domain) => byDomain.get(domain.toLowerCase()) ?? [] };
 }
+
+/**
+ * Several sources as one: a domain's keys from each, in the order given, a selector once (the
+ * first source's key wins). Configured keys and sending domains' keys sign side by side.
+ */
+export function composeKeySources(...sources: DkimKeySource[]): DkimKeySource {
+  return {
+    keysFor(domain) {
+      const keys: DkimKey[] = [];
+      for (const source of sources) {
+        for (const key of source.keysFor(domain)) if (!keys.some((k) => k.selector === key.selector)) keys.push(key);
+      }
+      return keys;
+    },
+  };
+}

@@ -130,6 +130,7 @@ export async function changeBatchTemplate(deps: ServiceDeps, principal: Principa
   const content: Extract<Content, { kind: 'template' }> = {
     kind: 'template', from: current.from, replyTo: current.replyTo, headers: current.headers, subject: parts.subject,
     templateId, templateVersion, revision: current.revision + 1,
+    ...(current.tracking !== undefined && parts.html !== undefined ? { tracking: current.tracking } : {}),
     ...(parts.html !== undefined ? { html: parts.html } : {}),
     ...(parts.text !== undefined ? { text: parts.text } : {}),
   };

@@ -13,6 +13,9 @@ import { PLATFORM_VARIABLES } from '../templates/variables.js';
 import type { ServiceDeps } from './deps.js';
 import { validateEmail, type AddressInput } from './email-input.js';
 import { resolveTemplateVersion } from './templates.js';
+import { resolveTracking, trackingShown, type TrackingInput } from './tracking-options.js';
+import { frequencyCapShown, validFrequencyCap } from './frequency-cap-option.js';
+import type { FrequencyCap, FrequencyCapPolicy } from '../core/frequency-cap.js';
 
 export type MissingVariablePolicy = 'reject_row' | 'fail_batch' | 'render_empty';
 
@@ -32,6 +35,10 @@ export interface BatchOptionsInput {
   rate?: { per_hour?: number };
   canary?: { percent?: number; hold?: boolean; hold_seconds?: number };
   policies?: { on_missing_variable?: MissingVariablePolicy; max_bounce_rate?: number; max_complaint_rate?: number; min_outcomes?: number };
+  /** Open/click tracking (services/tracking-options.ts). */
+  tracking?: TrackingInput;
+  /** Per-recipient cap for this broadcast batch, false to exempt it, null for the server's (services/frequency-cap-option.ts). */
+  frequency_cap?: { max?: number; per_seconds?: number; policy?: FrequencyCapPolicy } | false | null;
 }
 
 export interface CanaryOptions {
@@ -54,6 +61,8 @@ export interface ValidBatchOptions {
   canary: CanaryOptions | null;
   onMissingVariable: MissingVariablePolicy;
   guardRails: GuardRails;
+  /** The batch's frequency cap, false when exempt, null for the server's. */
+  frequencyCap: FrequencyCap | false | null;
   /** The options as the API shows them back (snake_case, resolved). */
   shown: Record<string, unknown>;
 }
@@ -132,6 +141,8 @@ export async function validateBatchOptions(deps: ServiceDeps, workspaceId: strin
     maxComplaintRate: rate('policies.max_complaint_rate', input.policies?.max_complaint_rate, DEFAULT_GUARD_RAILS.maxComplaintRate),
     minOutcomes,
   };
+  const tracking = resolveTracking(deps, input.tracking);
+  const frequencyCap = validFrequencyCap(input.frequency_cap, stream);
   const content: ValidBatchOptions['content'] = {
     kind: 'template',
     from: email.from,
@@ -143,6 +154,7 @@ export async function validateBatchOptions(deps: ServiceDeps, workspaceId: strin
     revision: 1,
     ...(parts.html !== undefined ? { html: parts.html } : {}),
     ...(parts.text !== undefined ? { text: parts.text } : {}),
+    ...(tracking !== undefined && parts.html !== undefined ? { tracking } : {}),
   };
   return {
     from: email.from,
@@ -156,6 +168,7 @@ export async function validateBatchOptions(deps: ServiceDeps, workspaceId: strin
     canary,
     onMissingVariable,
     guardRails,
+    frequencyCap,
     shown: {
       from: email.from.name ? `${email.from.name} <${email.from.email}>` : email.from.email,
       template_id: templateId,
@@ -171,6 +184,8 @@ export async function validateBatchOptions(deps: ServiceDeps, workspaceId: strin
         max_complaint_rate: guardRails.maxComplaintRate,
         min_outcomes: guardRails.minOutcomes,
       },
+      tracking: trackingShown(tracking),
+      frequency_cap: frequencyCapShown(frequencyCap),
     },
   };
 }

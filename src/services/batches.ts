@@ -19,6 +19,7 @@ import type { Principal, ServiceDeps } from './deps.js';
 import { requireScope } from './keys.js';
 import { suppressedAmong } from './suppressions.js';
 import { IDEMPOTENCY_WINDOW_MS } from './send.js';
+import { requireSendingDomain } from './sending-domain-policy.js';
 
 /** One recipient row as an intake form delivers it; `error` when the form itself could not read it. */
 export interface RecipientRow {
@@ -138,6 +139,7 @@ export async function createBatch(
   if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) throw new HeraldError('invalid_idempotency_key');
   const now = deps.clock.now();
   const options = await validateBatchOptions(deps, principal.workspaceId, submission.options, now);
+  await requireSendingDomain(deps, principal, options.from.email);
   if (key !== undefined) {
     await deps.store.releaseBatchIdempotency(principal.workspaceId, key, new Date(now.getTime() - IDEMPOTENCY_WINDOW_MS).toISOString());
     const existing = await deps.store.findBatchByIdempotencyKey(principal.workspaceId, key);
@@ -199,63 +201,82 @@ async function insertRows(
   let rejected = 0;
   let sample = 0;
   let seen = 0;
-  const flush = async () => {
-    if (messages.length === 0 && rejections.length === 0) return;
+  let queued = 0;
+  /** Writes one chunk: suppressed addresses become rejections, duplicates come back from the store. */
+  const write = async (chunk: Message[], chunkRows: number[], chunkRejections: BatchRejection[]) => {
     // Addresses on the suppression list are refused here, and checked again before sending.
-    const hits = await suppressedAmong(deps, principal.workspaceId, options.stream, messages.map((m) => m.recipient));
+    const hits = await suppressedAmong(deps, principal.workspaceId, options.stream, chunk.map((m) => m.recipient));
     if (hits.size > 0) {
       const keep: Message[] = [];
       const keepRows: number[] = [];
-      messages.forEach((m, i) => {
+      chunk.forEach((m, i) => {
         const hit = hits.get(m.recipient);
-        if (hit) rejections.push({ row: rowNumbers[i] ?? 0, email: m.recipient, reason: 'suppressed', detail: `on the suppression list (${hit.reason}, scope ${hit.scope})` });
+        if (hit) chunkRejections.push({ row: chunkRows[i] ?? 0, email: m.recipient, reason: 'suppressed', detail: `on the suppression list (${hit.reason}, scope ${hit.scope})` });
         else {
           keep.push(m);
-          keepRows.push(rowNumbers[i] ?? 0);
+          keepRows.push(chunkRows[i] ?? 0);
         }
       });
-      messages = keep;
-      rowNumbers = keepRows;
-      rejections.sort((a, b) => a.row - b.row);
+      chunk = keep;
+      chunkRows = keepRows;
+      chunkRejections.sort((a, b) => a.row - b.row);
     }
-    const { duplicates } = await deps.store.insertBatchRows(batch.id, messages, rowNumbers, rejections);
+    const { duplicates } = await deps.store.insertBatchRows(batch.id, chunk, chunkRows, chunkRejections);
     const duplicateRows = new Set(duplicates);
-    for (let i = 0; i < messages.length; i++) {
-      const m = messages[i] as Message;
-      if (duplicateRows.has(rowNumbers[i] ?? -1)) {
+    for (let i = 0; i < chunk.length; i++) {
+      const m = chunk[i] as Message;
+      if (duplicateRows.has(chunkRows[i] ?? -1)) {
         rejected += 1;
       } else {
         accepted += 1;
         if (m.sample) sample += 1;
       }
     }
-    rejected += rejections.length;
+    rejected += chunkRejections.length;
+  };
+  // One chunk is written while the next is read and checked, so parsing and the store overlap.
+  let writing: Promise<void> | null = null;
+  const flush = async () => {
+    if (writing) await writing;
+    writing = null;
+    if (messages.length === 0 && rejections.length === 0) return;
+    const pending = write(messages, rowNumbers, rejections);
+    // Its failure surfaces at the next flush; until then it must not count as unhandled.
+    pending.catch(() => undefined);
+    writing = pending;
     messages = [];
     rowNumbers = [];
     rejections = [];
   };
   const nowIso = deps.clock.now().toISOString();
-  for await (const row of rows) {
-    seen += 1;
-    if (seen > limits.maxRecipients) throw new HeraldError('batch_too_large', { limit: `${limits.maxRecipients} recipients` });
-    const verdict = checkRow(row, options);
-    if (!verdict.ok) {
-      rejections.push(verdict.rejection);
-    } else {
-      const id = deps.ids.next('message');
-      // The first recipient is always in a canary's sample, so even a tiny batch has one.
-      const inSample = options.canary !== null && (accepted + messages.length === 0 || Math.random() * 100 < options.canary.percent);
-      messages.push({
-        id, workspaceId: principal.workspaceId, contentId: batch.contentId, batchId: batch.id, recipient: verdict.email,
-        sender: options.from.email, status: 'queued', stream: options.stream,
-        subject: renderSubject({ ...verdict.variables, email: verdict.email }).subject.replace(/[\r\n]+/g, ' ').slice(0, 998),
-        messageIdHeader: `<${id}@${senderDomain}>`, tags: options.tags, metadata: verdict.metadata, attempts: 0, dueAt, expiresAt,
-        lastReply: null, bounceClass: null, variables: verdict.variables, sample: inSample, createdAt: nowIso, updatedAt: nowIso,
-      });
-      rowNumbers.push(row.row);
+  try {
+    for await (const row of rows) {
+      seen += 1;
+      if (seen > limits.maxRecipients) throw new HeraldError('batch_too_large', { limit: `${limits.maxRecipients} recipients` });
+      const verdict = checkRow(row, options);
+      if (!verdict.ok) {
+        rejections.push(verdict.rejection);
+      } else {
+        const id = deps.ids.next('message');
+        // The first recipient is always in a canary's sample, so even a tiny batch has one.
+        const inSample = options.canary !== null && (queued === 0 || Math.random() * 100 < options.canary.percent);
+        queued += 1;
+        messages.push({
+          id, workspaceId: principal.workspaceId, contentId: batch.contentId, batchId: batch.id, recipient: verdict.email,
+          sender: options.from.email, status: 'queued', stream: options.stream,
+          subject: renderSubject({ ...verdict.variables, email: verdict.email }).subject.replace(/[\r\n]+/g, ' ').slice(0, 998),
+          messageIdHeader: `<${id}@${senderDomain}>`, tags: options.tags, metadata: verdict.metadata, attempts: 0, dueAt, expiresAt,
+          lastReply: null, bounceClass: null, variables: verdict.variables, sample: inSample, createdAt: nowIso, updatedAt: nowIso,
+        });
+        rowNumbers.push(row.row);
+      }
+      if (messages.length + rejections.length >= limits.chunk) await flush();
     }
-    if (messages.length + rejections.length >= limits.chunk) await flush();
+    await flush();
+  } finally {
+    // Whatever happened to the upload, no write outlives it: the caller deletes the batch next.
+    if (writing) await (writing as Promise<void>).catch(() => undefined);
   }
-  await flush();
+  if (writing) await writing;
   return { accepted, rejected, sample };
 }

@@ -26,6 +26,8 @@ export interface EmailInput {
   attachments?: { filename: string; content: string; content_type?: string; content_id?: string; disposition?: 'attachment' | 'inline' }[];
   send_at?: string;
   stream?: Stream;
+  /** Open/click tracking for this email's html (services/tracking-options.ts); absent: the workspace default. */
+  tracking?: { opens?: boolean; clicks?: boolean };
 }
 
 export interface ValidEmail {

@@ -10,6 +10,7 @@ import { HeraldError, invalid } from '../core/errors.js';
 import { EVENT_TYPES } from '../core/event-types.js';
 import type { MessageEvent } from '../core/types.js';
 import { checkEventFilter } from '../events/webhooks/event-filter.js';
+import { nextSignal } from '../store/signals.js';
 import type { EventLogFilter } from '../store/store.js';
 import type { Principal, ServiceDeps } from './deps.js';
 import { requireScope } from './keys.js';
@@ -120,4 +121,12 @@ export async function startEventStream(
 export async function latestEventSeq(deps: ServiceDeps, principal: Principal): Promise<number> {
   requireScope(principal, 'read');
   return deps.store.latestEventSeq(principal.workspaceId);
+}
+
+/**
+ * Resolves when any process sharing the store appends events (LISTEN/NOTIFY on PostgreSQL), or
+ * after `ms` at the latest: what a live stream waits on between two reads of the log.
+ */
+export function nextEvents(deps: ServiceDeps, ms: number): Promise<void> {
+  return nextSignal((topic, listener) => deps.store.listen(topic, listener), 'events', ms);
 }

@@ -16,7 +16,9 @@ import { validateEmail, type EmailInput } from './email-input.js';
 import { requireScope } from './keys.js';
 import { suppressedAmong } from './suppressions.js';
 import { resolveTemplateVersion } from './templates.js';
+import { requireSendingDomain } from './sending-domain-policy.js';
 import type { SuppressionHit } from '../core/suppression.js';
+import { resolveTracking } from './tracking-options.js';
 
 /** Idempotency records are honoured for this long (Resend and Stripe use 24 hours). */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
@@ -216,6 +218,7 @@ export async function sendEmail(
   }
   const now = deps.clock.now();
   const email = validateEmail(await withTemplate(deps, principal, input), now, deps.limits.apiMaxRecipients);
+  await requireSendingDomain(deps, principal, email.from.email);
   const content: Content = {
     kind: 'structured',
     from: email.from,
@@ -228,6 +231,9 @@ export async function sendEmail(
     ...(email.html !== undefined ? { html: email.html } : {}),
     ...(email.text !== undefined ? { text: email.text } : {}),
   };
+  // Tracking works on the html part; it is checked (and refused without --public-url) either way.
+  const tracking = resolveTracking(deps, input.tracking);
+  if (tracking !== undefined && content.html !== undefined) content.tracking = tracking;
   const recipients = [...new Set([...email.to, ...email.cc, ...email.bcc].map((a) => a.email))];
   const dueAt = email.sendAt ?? now;
   const drafts = recipients.map((recipient) => ({
@@ -256,6 +262,14 @@ export interface RawSubmission {
 
 const HEADER_END = /\r?\n\r?\n/;
 
+/** The address of a From header value (`Name <a@x.org>` or `a@x.org`); the first one of a list. */
+function fromHeaderAddress(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const angle = /<([^<>\s]+@[^<>\s]+)>/.exec(value);
+  if (angle) return angle[1];
+  return /([^\s<>",;:]+@[^\s<>",;]+)/.exec(value)?.[1];
+}
+
 /** Reads one unfolded header value from the raw message's header block. */
 function headerValue(head: string, name: string): string | undefined {
   const match = new RegExp(`^${name}:[ \\t]*((?:.*)(?:\\r?\\n[ \\t].*)*)`, 'im').exec(head);
@@ -281,6 +295,8 @@ export async function acceptRaw(deps: ServiceDeps, principal: Principal, input: 
     added.push(`Message-ID: ${messageIdHeader}`);
   }
   if (headerValue(head, 'Date') === undefined) added.push(`Date: ${now.toUTCString().replace('GMT', '+0000')}`);
+  // The From header's domain is what DKIM and DMARC align to; the envelope sender stands in without one.
+  await requireSendingDomain(deps, principal, fromHeaderAddress(headerValue(head, 'From')) ?? input.mailFrom);
   const bytes = added.length > 0 ? Buffer.concat([Buffer.from(`${added.join('\r\n')}\r\n`), input.raw]) : input.raw;
   const utf8 = isUtf8(bytes);
   const subjectRaw = headerValue(head, 'Subject') ?? '';

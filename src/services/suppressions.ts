@@ -79,6 +79,25 @@ export function checkEntry(entry: SuppressionEntry, field = 'email'): CheckedEnt
   return { email: normaliseAddress(email), reason: entry.reason, scope, source, ...(entry.related ? { related: entry.related } : {}) };
 }
 
+/** A checked entry as the store writes it, with its `suppression.added` event (written only if the entry changes). */
+export function suppressionRecord(deps: Pick<ServiceDeps, 'ids'>, workspaceId: string, entry: CheckedEntry, now: string): NewSuppression {
+  return {
+    ...entry,
+    workspaceId,
+    createdAt: now,
+    event: {
+      id: deps.ids.next('event'),
+      workspaceId,
+      type: 'suppression.added',
+      messageId: null,
+      batchId: null,
+      recipient: entry.email,
+      data: { email: entry.email, reason: entry.reason, scope: entry.scope, source: entry.source },
+      createdAt: now,
+    },
+  };
+}
+
 /**
  * Writes checked entries of one workspace in chunks (a transaction each) with their events. A
  * later entry for the same (email, scope) replaces an earlier one, as if written one by one.
@@ -91,21 +110,7 @@ export async function writeSuppressions(deps: ServiceDeps, workspaceId: string, 
     for (const entry of entries.slice(start, start + SUPPRESSION_LIMITS.chunk)) {
       const key = `${entry.email}\n${entry.scope}`;
       latest.delete(key);
-      latest.set(key, {
-        ...entry,
-        workspaceId,
-        createdAt: now,
-        event: {
-          id: deps.ids.next('event'),
-          workspaceId,
-          type: 'suppression.added',
-          messageId: null,
-          batchId: null,
-          recipient: entry.email,
-          data: { email: entry.email, reason: entry.reason, scope: entry.scope, source: entry.source },
-          createdAt: now,
-        },
-      });
+      latest.set(key, suppressionRecord(deps, workspaceId, entry, now));
     }
     writes.push(...(await deps.store.addSuppressions([...latest.values()])));
   }

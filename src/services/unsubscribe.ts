@@ -7,8 +7,11 @@
  * `broadcast`, source `one_click`) and writes `message.unsubscribed` in the same transaction as
  * its `suppression.added`, only when the entry is new or changed: a repeated POST changes nothing
  * and writes nothing, and answers as the first did. A token that does not verify changes nothing.
+ * Mail to the List-Unsubscribe mailto address (the bounce listener, `unsubscribeByMailto`) does
+ * the same with source `mailto`.
  */
 import { HeraldError } from '../core/errors.js';
+import type { Message } from '../core/types.js';
 import type { NewEvent } from '../store/store.js';
 import { readUnsubscribeToken, type UnsubscribeSubject } from '../tracking/unsubscribe-links.js';
 import type { ServiceDeps } from './deps.js';
@@ -20,14 +23,17 @@ export interface UnsubscribeSettings {
   key: Uint8Array;
 }
 
-/** How the recipient unsubscribed: the provider's one-click POST, or the hosted page's button. */
-export type UnsubscribeMethod = 'one_click' | 'page';
+/** How the recipient unsubscribed: the provider's one-click POST, the hosted page's button, or mail to the List-Unsubscribe mailto address. */
+export type UnsubscribeMethod = 'one_click' | 'page' | 'mailto';
 
 /** The one value RFC 8058 allows for the `List-Unsubscribe` field of the POST body. */
 export const ONE_CLICK_VALUE = 'One-Click';
 
 /** The suppression source every unsubscribe link writes (the page posts the one-click form too). */
 export const UNSUBSCRIBE_SOURCE = 'one_click';
+
+/** The suppression source of an unsubscribe by mail to the mailto address (bounce listener). */
+export const MAILTO_UNSUBSCRIBE_SOURCE = 'mailto';
 
 export interface UnsubscribeResult {
   /** The address unsubscribed. */
@@ -68,6 +74,31 @@ export async function unsubscribe(
   if (message === null && (await deps.store.findWorkspace(subject.workspaceId))?.id !== subject.workspaceId) {
     throw new HeraldError('invalid_unsubscribe_link');
   }
+  return recordUnsubscribe(deps, subject, message, input.method, UNSUBSCRIBE_SOURCE);
+}
+
+/**
+ * Unsubscribes the recipient of a broadcast message from the workspace's broadcast mail, for mail
+ * that came to the message's `List-Unsubscribe` mailto address (its signed token names the
+ * message, verified by the bounce listener). Null when there is no such broadcast message.
+ *
+ * @example
+ * await unsubscribeByMailto(deps, 'msg_0lzx3k1q8000094sk2wz7q1hd'); // { recipient: 'ann@example.org', changed: true }
+ */
+export async function unsubscribeByMailto(deps: ServiceDeps, messageId: string): Promise<UnsubscribeResult | null> {
+  const message = await deps.store.findMessageById(messageId);
+  if (message === null || message.stream !== 'broadcast') return null;
+  const subject: UnsubscribeSubject = { workspaceId: message.workspaceId, messageId, recipient: message.recipient, stream: message.stream };
+  return recordUnsubscribe(deps, subject, message, 'mailto', MAILTO_UNSUBSCRIBE_SOURCE);
+}
+
+async function recordUnsubscribe(
+  deps: ServiceDeps,
+  subject: UnsubscribeSubject,
+  message: Message | null,
+  method: UnsubscribeMethod,
+  source: string,
+): Promise<UnsubscribeResult> {
   const event: NewEvent = {
     id: deps.ids.next('event'),
     workspaceId: subject.workspaceId,
@@ -76,7 +107,7 @@ export async function unsubscribe(
     batchId: message?.batchId ?? null,
     recipient: subject.recipient,
     data: {
-      method: input.method,
+      method,
       message_id: subject.messageId,
       stream: subject.stream,
       // As on the engine's message.* events, so consumers can route without a lookup.
@@ -85,7 +116,7 @@ export async function unsubscribe(
     createdAt: deps.clock.now().toISOString(),
   };
   const [write] = await suppressAddresses(deps, subject.workspaceId, [
-    { email: subject.recipient, reason: 'unsubscribe', scope: 'broadcast', source: UNSUBSCRIBE_SOURCE, related: [event] },
+    { email: subject.recipient, reason: 'unsubscribe', scope: 'broadcast', source, related: [event] },
   ]);
   return { recipient: subject.recipient, changed: write !== undefined && write.change !== 'unchanged' };
 }

@@ -22,6 +22,8 @@ export function replyForHeraldError(error: HeraldError): SmtpReplyError {
       return new SmtpReplyError(451, '4.3.0', 'temporarily unable to accept the message; try again later');
     case 'insufficient_scope':
       return new SmtpReplyError(550, '5.7.1', error.message);
+    case 'domain_not_verified':
+      return new SmtpReplyError(550, '5.7.1', error.message);
     case 'invalid_address':
       return new SmtpReplyError(553, '5.1.3', error.message);
     case 'too_many_recipients':

@@ -6,11 +6,14 @@
  * its content, messages, events and idempotency record together or not at all; a chunk of
  * delivery outcomes is recorded in one transaction. Adapters never decide policy.
  */
+import type { BucketRate } from '../core/token-bucket.js';
+import type { SignalListener, SignalTopic } from './signals.js';
 import type { ApiKey, Content, Message, MessageEvent, Stream, Workspace } from '../core/types.js';
 import type { BatchStatus } from '../core/batch-state.js';
 import type { MessageStatus } from '../core/message-state.js';
 import type { SuppressionHit, SuppressionReason, SuppressionScope } from '../core/suppression.js';
 import type { RollupCounts } from '../core/event-rollup.js';
+import type { FrequencyVerdict, SendRequest } from '../core/frequency-cap.js';
 
 /** Thrown by adapters when a unique constraint fails; services turn it into `conflict`. */
 export class UniqueViolation extends Error {
@@ -112,7 +115,27 @@ export interface AttemptRecord {
   workspaceId: string;
   /** A new expiry, when this attempt moves it (a batch message's clock starts at its first attempt). */
   expiresAt?: string;
+  /** For a message that bounced in the SMTP reply (status `bounced`): its bounce report, written with the attempt. */
+  bounce?: AttemptBounce;
   now: string;
+}
+
+/**
+ * A bounce the engine got in the SMTP reply itself, recorded in the attempt's transaction like a
+ * reported one (see FeedbackRecord): the message's bounce report (at most one per message, so
+ * its soft bounces count with reported ones), and the suppression entry it causes. The entry is
+ * written only over a weaker one (core/feedback-policy.ts `supersedes`, against the address's
+ * entries as the transaction sees them): at once for a hard bounce, at the limit for a soft one.
+ */
+export interface AttemptBounce {
+  /** The message's recipient (normalised), whose soft bounces are counted. */
+  recipient: string;
+  bounceClass: 'hard' | 'soft';
+  /** `smtp`. */
+  source: string;
+  suppression: NewSuppression;
+  /** For a soft bounce: write `suppression` when the recipient's soft bounces since `since` (this one included) reach `limit`. */
+  softBounceLimit?: { since: string; limit: number };
 }
 
 export interface OutboxEntry {
@@ -208,6 +231,48 @@ export interface SuppressionFilter {
   limit: number;
 }
 // ---- end of suppressions ------------------------------------------------------------------
+
+// ---- Feedback (see services/feedback.ts) ---------------------------------------------------
+// Bounce, complaint and delivery reports about sent messages, recorded at most once per
+// (message, kind) so a report delivered twice changes nothing; soft bounces are counted per
+// recipient from these records. Columns: migrations/009_feedback.sql.
+
+export type FeedbackKind = 'bounce' | 'complaint' | 'delivered';
+
+/** One report about one message, with everything it writes in one transaction. */
+export interface FeedbackRecord {
+  workspaceId: string;
+  messageId: string;
+  kind: FeedbackKind;
+  /** The message's recipient (normalised), whose soft bounces are counted. */
+  recipient: string;
+  bounceClass: 'hard' | 'soft' | null;
+  /** Where the report came from: `dsn`, `arf`, `ses`, `sendgrid`, `mailgun`, `postmark`. */
+  source: string;
+  /** The message must be in one of these states, or nothing is written. */
+  from: readonly MessageStatus[];
+  /** The state it moves to (with `lastReply` and `bounceClass`); null leaves it (a complaint). */
+  to: MessageStatus | null;
+  lastReply: string | null;
+  event: NewEvent;
+  /** Suppression entries written with the report (hard bounce, complaint), with their events. */
+  suppressions: NewSuppression[];
+  /**
+   * For a soft bounce: the entry written when the recipient's soft bounces recorded since `since`
+   * (this one included) reach `limit`.
+   */
+  softBounceLimit?: { since: string; limit: number; suppression: NewSuppression };
+  now: string;
+}
+
+/** What recording a report did. */
+export type FeedbackOutcome =
+  | { kind: 'recorded'; softBounces: number | null; suppressions: SuppressionWrite[] }
+  /** The message already has a report of this kind: nothing was written. */
+  | { kind: 'duplicate' }
+  /** The message is not in a state the report applies to (or is gone): nothing was written. */
+  | { kind: 'not_applicable'; status: MessageStatus | null };
+// ---- end of feedback ----------------------------------------------------------------------
 
 // ---- Events out (see services/events.ts, services/stats.ts) --------------------------------
 // The event log read in `seq` order (within a workspace, `seq` order is commit order: a reader
@@ -395,6 +460,104 @@ export interface WebhookAttemptRecord {
 }
 // ---- end of webhooks ----------------------------------------------------------------------
 
+// ---- Sending domains (see services/domains.ts) ----------------------------------------------
+// A domain of a workspace and its DKIM keys; states and sealing: migrations/008_domains.sql. Names
+// arrive normalised (lower-case A-labels); private keys arrive sealed and leave sealed.
+
+export type DomainStatus = 'pending' | 'verified';
+export type DomainKeyState = 'active' | 'pending' | 'retired';
+export type DomainKeyAlgorithm = 'rsa' | 'ed25519';
+
+/** A private key sealed with AES-256-GCM (services/domain-keys.ts); binary fields base64. */
+export interface SealedKey {
+  ciphertext: string;
+  iv: string;
+  tag: string;
+  /** Which master key sealed it: a fingerprint, never the key. */
+  masterKeyId: string;
+}
+
+/** A DKIM key of a sending domain, without its private half. */
+export interface DomainKey {
+  id: string;
+  domainId: string;
+  selector: string;
+  algorithm: DomainKeyAlgorithm;
+  /** Base64 of the public key, as the DKIM record's p= tag shows it. */
+  publicKey: string;
+  state: DomainKeyState;
+  createdAt: string;
+  activatedAt: string | null;
+  retiredAt: string | null;
+}
+
+/** A key to write, with its sealed private half. */
+export interface NewDomainKey extends DomainKey {
+  workspaceId: string;
+  sealed: SealedKey;
+}
+
+export interface SendingDomain {
+  id: string;
+  workspaceId: string;
+  name: string;
+  status: DomainStatus;
+  verifiedAt: string | null;
+  lastCheckedAt: string | null;
+  /** The last DNS check's report, as services/dns-check.ts made it. */
+  lastCheck: Record<string, unknown> | null;
+  createdAt: string;
+  updatedAt: string;
+  /** Its keys: the active one, then a pending one, then retired ones, newest first. */
+  keys: DomainKey[];
+}
+
+/** What a DNS check writes. */
+export interface DomainCheckUpdate {
+  status: DomainStatus;
+  verifiedAt: string | null;
+  lastCheck: Record<string, unknown>;
+  /** A pending key whose record was found: made active in the same transaction, retiring the active one. */
+  activateKeyId?: string;
+  now: string;
+}
+
+/** The active key of a verified domain, sealed: what signers load. */
+export interface SigningKeyRecord {
+  keyId: string;
+  domainId: string;
+  workspaceId: string;
+  domain: string;
+  selector: string;
+  algorithm: DomainKeyAlgorithm;
+  sealed: SealedKey;
+}
+// ---- end of sending domains ---------------------------------------------------------------
+
+// ---- Tracking and frequency caps (see services/tracking.ts, engine/frequency-check.ts) -------
+// Engagement marks: which "firsts" of a message (first open, first click, first click of a link)
+// have happened, claimed atomically so that two processes never both report a first. The send
+// ledger: broadcast messages by recipient and time, what frequency caps count. Columns:
+// migrations/010_tracking.sql.
+
+/** An open or click to record: marks to claim, and the event to append given which were new. */
+export interface EngagementWrite {
+  workspaceId: string;
+  messageId: string;
+  /** Marks such as `open`, `click`, `click:<link hash>`; each is claimed at most once per message. */
+  marks: string[];
+  /** The event to append, built from the marks this call claimed first; null: append none. */
+  event: (fresh: ReadonlySet<string>) => NewEvent | null;
+  now: string;
+}
+
+/** A chunk of broadcast messages about to be sent, each under its cap (or none). */
+export interface SendReservation {
+  now: string;
+  requests: SendRequest[];
+}
+// ---- end of tracking and frequency caps ---------------------------------------------------
+
 export interface Store {
   readonly backend: 'sqlite' | 'postgres';
   /** Applies pending migrations under a lock, so that many processes may start at once. */
@@ -402,6 +565,12 @@ export interface Store {
   /** Resolves when the store answers; rejects when it does not. */
   ping(): Promise<void>;
   close(): Promise<void>;
+
+  // Coordination across every process sharing the store (signals.ts, core/token-bucket.ts).
+  /** Calls `listener` when any process appends events (`events`) or makes messages due (`due`). */
+  listen(topic: SignalTopic, listener: SignalListener): () => void;
+  /** Takes up to `want` tokens from the shared bucket `key` (negative: gives back); returns how many. */
+  takeTokens(key: string, want: number, rate: BucketRate, now: number): Promise<number>;
 
   createWorkspace(workspace: Workspace): Promise<void>;
   listWorkspaces(): Promise<Workspace[]>;
@@ -478,6 +647,26 @@ export interface Store {
    */
   findSuppressed(workspaceId: string, stream: Stream, emails: string[]): Promise<Map<string, SuppressionHit>>;
   // ---- end of suppressions ------------------------------------------------------------------
+
+  // ---- Feedback: reports about sent messages, once per (message, kind). ------------------------
+  /** A message by id in any workspace: for signed bounce addresses, which name no workspace. */
+  findMessageById(id: string): Promise<Message | null>;
+  /**
+   * The workspace's newest message to `recipient`, among its latest 1000 to that address, whose
+   * Message-ID header is `messageIdHeader` (any, when not given) and whose status is one of `statuses`.
+   */
+  findMessageToRecipient(
+    workspaceId: string,
+    recipient: string,
+    options: { messageIdHeader?: string; statuses: readonly MessageStatus[] },
+  ): Promise<Message | null>;
+  /**
+   * Records a report in one transaction: the record (unique per message and kind), the state
+   * change, the event, the suppression entries and, for a soft bounce, the count and the entry at
+   * the limit. Writes nothing for a duplicate or a message in another state.
+   */
+  recordFeedback(record: FeedbackRecord): Promise<FeedbackOutcome>;
+  // ---- end of feedback ----------------------------------------------------------------------
 
   // ---- Batches: rows stream in under `validating`, in chunks; finalize makes the batch real. --
   /** Writes the batch (status validating) and its content. */
@@ -601,4 +790,47 @@ export interface Store {
     options: { status?: WebhookDeliveryStatus; before?: string; limit: number },
   ): Promise<WebhookDelivery[]>;
   // ---- end of webhooks ----------------------------------------------------------------------
+
+  // ---- Tracking and frequency caps: marks claimed once per message; the send ledger. ----------
+  /**
+   * Claims the marks not yet claimed for the message and appends the event the write builds from
+   * them, in one transaction; returns the marks this call claimed. Of two concurrent calls for the
+   * same mark, exactly one gets it.
+   */
+  recordEngagement(write: EngagementWrite): Promise<Set<string>>;
+  /**
+   * Decides a chunk of sends against the send ledger with core/frequency-cap.ts and writes the
+   * allowed ones, in one transaction under a lock per recipient, so that workers deciding at once
+   * never both take the last place under a cap.
+   */
+  reserveSends(reservation: SendReservation): Promise<Map<string, FrequencyVerdict>>;
+  /** Forgets ledger rows older than `before` (longer ago than any cap's window); returns how many. */
+  pruneSendLedger(before: string): Promise<number>;
+  // ---- end of tracking and frequency caps -----------------------------------------------------
+
+  // ---- Sending domains: names arrive normalised; private keys arrive and leave sealed. --------
+  /** Writes a pending domain and its first, active key; `UniqueViolation('domains.name')` when the workspace has the name. */
+  createDomain(domain: Omit<SendingDomain, 'keys'>, key: NewDomainKey): Promise<void>;
+  findDomain(workspaceId: string, id: string): Promise<SendingDomain | null>;
+  findDomainByName(workspaceId: string, name: string): Promise<SendingDomain | null>;
+  /** A workspace's domains, newest first, continuing after the id `before`. */
+  listDomains(workspaceId: string, options: { before?: string; limit: number }): Promise<SendingDomain[]>;
+  /** Records a check (activating a published pending key) in one transaction; null when there is no such domain. */
+  recordDomainCheck(workspaceId: string, id: string, update: DomainCheckUpdate): Promise<SendingDomain | null>;
+  /**
+   * Adds a pending key beside the active one; `UniqueViolation('domain_keys.pending')` when one is
+   * pending already, `UniqueViolation('domain_keys.selector')` when the domain has the selector.
+   */
+  addDomainKey(key: NewDomainKey): Promise<void>;
+  /** Makes a pending key active and retires the active one, erasing its private half; false when the key is not pending. */
+  activateDomainKey(workspaceId: string, domainId: string, keyId: string, now: string): Promise<boolean>;
+  /** Removes a pending key (an abandoned rotation); false when it is not pending. */
+  removePendingDomainKey(workspaceId: string, domainId: string, keyId: string): Promise<boolean>;
+  /** Removes a domain and its keys; false when there is none. */
+  deleteDomain(workspaceId: string, id: string): Promise<boolean>;
+  /** The active keys of verified domains of every workspace, sealed. */
+  listSigningKeys(): Promise<SigningKeyRecord[]>;
+  /** A cheap stamp that changes whenever `listSigningKeys` may answer differently (signers poll it). */
+  signingKeysVersion(): Promise<string>;
+  // ---- end of sending domains ---------------------------------------------------------------
 }

@@ -1,7 +1,7 @@
 /**
  * What an unsubscribe link names and how it is spelled: the signed token (tokens.ts, purpose
- * `unsubscribe`), the one-click URL `<base>/u/<token>`, the mailto address
- * `unsubscribe+<token>@<domain>` and the two RFC 8058 headers built from them. The delivery engine
+ * `unsubscribe`), the one-click URL `<base>/u/<token>`, and the two RFC 8058 headers built from
+ * it and the mailto address at the bounce domain (verp.ts). The delivery engine
  * writes them into broadcast mail; the unsubscribe service reads the token back.
  *
  * Pure: the key and the base URL are passed in.
@@ -32,6 +32,11 @@ export interface UnsubscribeLinkSettings {
   baseUrl: () => string;
   /** Append a footer with the link to broadcast mail whose html shows none (`--unsubscribe-footer`). */
   footer: boolean;
+  /**
+   * Where the mailto address lives (`--bounce-domain`, whose listener turns mail to it into an
+   * unsubscribe); none: the header carries the URL alone.
+   */
+  mailtoDomain?: string | undefined;
 }
 
 /** The token for `subject`'s unsubscribe links. */
@@ -54,17 +59,18 @@ export function unsubscribeUrl(baseUrl: string, token: string): string {
 }
 
 /**
- * The RFC 8058 pair: `List-Unsubscribe` with the HTTPS URL first and the mailto address second,
- * and `List-Unsubscribe-Post`. `domain` is the sender's domain, where the mailto address lives.
+ * The RFC 8058 pair: `List-Unsubscribe` with the HTTPS URL first and, when there is one, the
+ * mailto address second (`unsubscribe+<short token>@<bounce domain>`, verp.ts: the link token is
+ * too long for a local part), and `List-Unsubscribe-Post`.
  *
  * @example
- * listUnsubscribeHeaders('https://mail.example.com/u/v1.x.y', 'v1.x.y', 'example.com');
- * // { 'List-Unsubscribe': '<https://mail.example.com/u/v1.x.y>, <mailto:unsubscribe+v1.x.y@example.com>',
+ * listUnsubscribeHeaders('https://mail.example.com/u/v1.x.y', 'unsubscribe+0lzx…-k3x5…@bounce.example.com');
+ * // { 'List-Unsubscribe': '<https://mail.example.com/u/v1.x.y>, <mailto:unsubscribe+0lzx…-k3x5…@bounce.example.com>',
  * //   'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' }
  */
-export function listUnsubscribeHeaders(url: string, token: string, domain: string): Record<string, string> {
+export function listUnsubscribeHeaders(url: string, mailto: string | null): Record<string, string> {
   return {
-    'List-Unsubscribe': `<${url}>, <mailto:unsubscribe+${token}@${domain}>`,
+    'List-Unsubscribe': mailto === null ? `<${url}>` : `<${url}>, <mailto:${mailto}>`,
     'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
   };
 }

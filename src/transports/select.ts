@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import type { DeliveryMode } from '../config/schema.js';
 import { CaptureTransport } from './capture.js';
 import { MxTransport } from './mx/mx-transport.js';
-import { TrafficShaper } from './shaping/traffic-shaper.js';
+import { TrafficShaper, type SharedBudget } from './shaping/traffic-shaper.js';
 import { SmtpRelayTransport } from './smtp-relay.js';
 import type { Transport } from './transport.js';
 
@@ -35,10 +35,11 @@ function redact(url: string): string {
   return parsed.toString();
 }
 
-export function createTransport(config: TransportConfig): SelectedTransport {
+/** `shared`: the shaping budget every worker pays from (services/shaping.ts); default: per process. */
+export function createTransport(config: TransportConfig, options: { shared?: SharedBudget } = {}): SelectedTransport {
   const mode = config.deliver === 'auto' ? (config.relay === undefined ? 'capture' : 'relay') : config.deliver;
   if (mode === 'mx') {
-    const shaper = new TrafficShaper();
+    const shaper = new TrafficShaper(options.shared ? { shared: options.shared } : {});
     const transport = new MxTransport({
       resolver: config.dnsServers === undefined ? {} : { servers: config.dnsServers },
       port: config.mxPort,

@@ -4,6 +4,7 @@
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { Resolver as DnsResolver } from 'node:dns/promises';
 
 // mailauth ships no types; this is the part of its verifier the tests use.
 export interface DkimVerdict {
@@ -36,6 +37,17 @@ export async function verifyDkim(raw: string | Buffer, records: ReadonlyMap<stri
     const record = records.get(name);
     if (record === undefined) throw Object.assign(new Error(`no TXT at ${name}`), { code: 'ENOTFOUND' });
     return [[record]];
+  };
+  return (await dkimVerify(Buffer.isBuffer(raw) ? raw : Buffer.from(raw, 'utf8'), { resolver })).results;
+}
+
+/** Verifies every DKIM-Signature of `raw`, asking `servers` (e.g. a loopback test DNS server) for the keys. */
+export async function verifyDkimWithDns(raw: string | Buffer, servers: string[]): Promise<DkimVerdict[]> {
+  const dns = new DnsResolver({ timeout: 2000, tries: 1 });
+  dns.setServers(servers);
+  const resolver: Resolver = async (name, rrtype) => {
+    if (rrtype !== 'TXT') throw Object.assign(new Error(`no ${rrtype} at ${name}`), { code: 'ENOTFOUND' });
+    return dns.resolveTxt(name);
   };
   return (await dkimVerify(Buffer.isBuffer(raw) ? raw : Buffer.from(raw, 'utf8'), { resolver })).results;
 }

@@ -1,6 +1,7 @@
 /**
- * A real DNS server on 127.0.0.1 (dns2, UDP, a free port) answering MX and A questions from a
- * scripted zone map; names not in the map are NXDOMAIN. For tests of direct-to-MX delivery.
+ * A real DNS server on 127.0.0.1 (dns2, UDP, a free port) answering MX, A, TXT and CNAME questions
+ * from a scripted zone map; names not in the map are NXDOMAIN. The map may be changed while the
+ * server runs (a test publishing a record). For tests of direct-to-MX delivery and domain checks.
  */
 import dns2, { type DnsPacket, type DnsResource } from 'dns2';
 
@@ -9,6 +10,10 @@ const { Packet } = dns2;
 export interface ZoneEntry {
   mx?: [preference: number, exchange: string][];
   a?: string[];
+  /** TXT records: each a string, or the several strings of one long record. */
+  txt?: (string | string[])[];
+  /** An alias: answers every question about the name with this CNAME (and the target's records, when the map has them). */
+  cname?: string;
 }
 
 export interface TestDnsServer {
@@ -16,6 +21,14 @@ export interface TestDnsServer {
   address: string;
   queries: string[];
   close: () => Promise<void>;
+}
+
+function answersFor(name: string, zone: ZoneEntry, type: number): DnsResource[] {
+  const base = { name, class: Packet.CLASS.IN, ttl: 300 };
+  if (type === Packet.TYPE.MX) return (zone.mx ?? []).map(([priority, exchange]) => ({ ...base, type, priority, exchange }));
+  if (type === Packet.TYPE.A) return (zone.a ?? []).map((address) => ({ ...base, type, address }));
+  if (type === Packet.TYPE.TXT) return (zone.txt ?? []).map((data) => ({ ...base, type, data }));
+  return [];
 }
 
 export async function startDnsServer(zones: Record<string, ZoneEntry>): Promise<TestDnsServer> {
@@ -30,16 +43,12 @@ export async function startDnsServer(zones: Record<string, ZoneEntry>): Promise<
       const zone = zones[name];
       const response = Packet.createResponseFromRequest(request);
       if (zone === undefined) response.header.rcode = 3;
-      else {
-        const base = { name, class: Packet.CLASS.IN, ttl: 300 };
-        const answers: DnsResource[] =
-          question.type === Packet.TYPE.MX
-            ? (zone.mx ?? []).map(([priority, exchange]) => ({ ...base, type: Packet.TYPE.MX, priority, exchange }))
-            : question.type === Packet.TYPE.A
-              ? (zone.a ?? []).map((address) => ({ ...base, type: Packet.TYPE.A, address }))
-              : [];
-        response.answers.push(...answers);
-      }
+      else if (zone.cname !== undefined) {
+        const target = zone.cname.toLowerCase();
+        response.answers.push({ name, class: Packet.CLASS.IN, ttl: 300, type: Packet.TYPE.CNAME, domain: target });
+        const aliased = zones[target];
+        if (question.type !== Packet.TYPE.CNAME && aliased !== undefined) response.answers.push(...answersFor(target, aliased, question.type));
+      } else response.answers.push(...answersFor(name, zone, question.type));
       void send(response);
     },
   });

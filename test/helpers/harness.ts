@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../src/core/retry-policy.js';
 import { createIdSource } from '../../src/lib/random-ids.js';
 import type { Clock } from '../../src/lib/clock.js';
-import type { Principal, ServiceDeps } from '../../src/services/deps.js';
+import type { DomainSettings, Principal, ServiceDeps } from '../../src/services/deps.js';
+import { createKeySealer } from '../../src/services/domain-keys.js';
+import { recordTargets } from '../../src/services/domain-records.js';
 import { createKey } from '../../src/services/keys.js';
 import { bootstrap, createWorkspace } from '../../src/services/workspaces.js';
 import { randomBytes } from 'node:crypto';
@@ -97,7 +99,15 @@ async function openIsolatedStore(backend: Backend, dataDir: string): Promise<{ s
 }
 
 export async function createTestContext(
-  options: { backend?: Backend; clock?: Clock; retry?: Partial<RetryPolicy>; apiMaxRecipients?: number; batchThreshold?: number } = {},
+  options: {
+    backend?: Backend;
+    clock?: Clock;
+    retry?: Partial<RetryPolicy>;
+    apiMaxRecipients?: number;
+    batchThreshold?: number;
+    /** Sending domains' settings; default: any From domain accepted (as `--allow-unverified`), a random master key. */
+    domains?: Partial<DomainSettings>;
+  } = {},
 ): Promise<TestContext> {
   const dir = tempDir();
   const { store, reopen } = await openIsolatedStore(options.backend ?? 'sqlite', dir.path);
@@ -107,6 +117,14 @@ export async function createTestContext(
     clock: options.clock ?? { now: () => new Date() },
     limits: { apiMaxRecipients: options.apiMaxRecipients ?? 1000, smtpMaxRecipients: 1000, batchThreshold: options.batchThreshold ?? 100 },
     retry: { ...DEFAULT_RETRY_POLICY, ...options.retry },
+    domains: {
+      allowUnverified: true,
+      operatorDomains: [],
+      sealer: createKeySealer(randomBytes(32)),
+      dns: {},
+      targets: recordTargets({ hostname: 'mail.herald.test' }),
+      ...options.domains,
+    },
   };
   const admin = await bootstrap(deps);
   if (!admin) throw new Error('bootstrap did not create an admin key in a fresh store');

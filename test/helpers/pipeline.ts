@@ -9,6 +9,9 @@ import { createLogger } from '../../src/lib/logger.js';
 import type { MetricsRegistry } from '../../src/lib/metrics.js';
 import type { MessageSigner } from '../../src/engine/message-signer.js';
 import type { UnsubscribeLinkSettings } from '../../src/tracking/unsubscribe-links.js';
+import type { ReturnPathSettings } from '../../src/engine/message-builder.js';
+import type { TrackingLinkSettings } from '../../src/tracking/tracking-links.js';
+import type { FrequencyCap } from '../../src/core/frequency-cap.js';
 import { CaptureTransport } from '../../src/transports/capture.js';
 import type { Transport } from '../../src/transports/transport.js';
 import type { TestContext } from './harness.js';
@@ -26,6 +29,9 @@ export interface PipelineOptions {
   metrics?: MetricsRegistry;
   signer?: MessageSigner;
   unsubscribe?: UnsubscribeLinkSettings;
+  returnPath?: ReturnPathSettings;
+  tracking?: TrackingLinkSettings;
+  frequencyCap?: FrequencyCap | null;
 }
 
 export function startPipeline(ctx: TestContext, options: PipelineOptions = {}): Pipeline {
@@ -46,6 +52,9 @@ export function startPipeline(ctx: TestContext, options: PipelineOptions = {}): 
     ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(options.signer ? { signer: options.signer } : {}),
     ...(options.unsubscribe ? { unsubscribe: options.unsubscribe } : {}),
+    ...(options.returnPath ? { returnPath: options.returnPath } : {}),
+    ...(options.tracking ? { tracking: options.tracking } : {}),
+    ...(options.frequencyCap ? { frequencyCap: options.frequencyCap } : {}),
   });
   const supervisor = new BatchSupervisor({ store: ctx.store, ids: ctx.deps.ids, clock: ctx.deps.clock, logger, intervalMs: 50, progressIntervalMs: 200 });
   ctx.deps.wake = () => engine.wake();

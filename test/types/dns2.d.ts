@@ -25,6 +25,8 @@ declare module 'dns2' {
     priority?: number;
     /** CNAME target */
     domain?: string;
+    /** TXT: one string, or the several strings of one record */
+    data?: string | string[];
   }
 
   export interface DnsPacket {
@@ -51,7 +53,7 @@ declare module 'dns2' {
   export interface Dns2 {
     createServer(options: DnsServerOptions): DnsServer;
     Packet: {
-      TYPE: { A: number; CNAME: number; MX: number; AAAA: number };
+      TYPE: { A: number; CNAME: number; MX: number; AAAA: number; TXT: number };
       CLASS: { IN: number };
       createResponseFromRequest(request: DnsPacket): DnsPacket;
     };

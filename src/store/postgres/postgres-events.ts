@@ -12,7 +12,9 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { AuditEntry, NewEvent } from '../store.js';
+import { raisesDue } from '../signals.js';
 import { rollUpEvents } from './postgres-rollups.js';
+import { notify } from './postgres-signals.js';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
@@ -45,6 +47,7 @@ export async function insertEvents(client: Queryable, events: NewEvent[]): Promi
     ],
   );
   await rollUpEvents(client, events);
+  await notify(client, events.some((e) => raisesDue(e.type)) ? ['events', 'due'] : ['events']);
 }
 
 export async function insertAudit(client: Queryable, entry: AuditEntry): Promise<void> {

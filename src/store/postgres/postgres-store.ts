@@ -4,6 +4,10 @@
  * never hold the same message and a dead worker's chunk returns when its lease runs out.
  * Bulk writes go as one statement over arrays (`unnest`), one transaction per unit of work.
  */
+import type { BucketRate } from '../../core/token-bucket.js';
+import type { SignalListener, SignalTopic } from '../signals.js';
+import * as coordination from './postgres-coordination.js';
+import { PostgresSignals } from './postgres-signals.js';
 import pg from 'pg';
 import type { MessageStatus } from '../../core/message-state.js';
 import type { Content, Message, MessageEvent, Workspace } from '../../core/types.js';
@@ -48,6 +52,8 @@ import {
 } from './postgres-rows.js';
 import * as templates from './postgres-templates.js';
 import * as suppressions from './postgres-suppressions.js';
+import * as feedback from './postgres-feedback.js';
+import type { FeedbackOutcome, FeedbackRecord } from '../store.js';
 import type { SuppressionHit, SuppressionScope } from '../../core/suppression.js';
 import type { Stream } from '../../core/types.js';
 import type { NewSuppression, Suppression, SuppressionFilter, SuppressionWrite } from '../store.js';
@@ -56,6 +62,11 @@ import * as stats from './postgres-stats.js';
 import type { EventLogFilter, QueueDepth, RollupHour, RollupQuery } from '../store.js';
 import * as webhooks from './postgres-webhooks.js';
 import * as webhookDispatch from './postgres-webhook-dispatch.js';
+import * as domains from './postgres-domains.js';
+import * as tracking from './postgres-tracking.js';
+import type { FrequencyVerdict } from '../../core/frequency-cap.js';
+import type { EngagementWrite, SendReservation } from '../store.js';
+import type { DomainCheckUpdate, NewDomainKey, SendingDomain, SigningKeyRecord } from '../store.js';
 import type {
   EventHead,
   EventHeadRange,
@@ -78,6 +89,15 @@ export interface PostgresStoreOptions {
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
 
+interface PendingAccept {
+  submission: Submission;
+  resolve: (outcome: AcceptOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+/** The most submissions committed together in one group. */
+const ACCEPT_GROUP_MAX = 256;
+
 function isUniqueError(error: unknown): boolean {
   return error instanceof Error && 'code' in error && error.code === '23505';
 }
@@ -85,6 +105,9 @@ function isUniqueError(error: unknown): boolean {
 export class PostgresStore implements Store {
   readonly backend = 'postgres' as const;
   readonly #pool: pg.Pool;
+  readonly #signals: PostgresSignals;
+  #acceptQueue: PendingAccept[] = [];
+  #accepting = false;
 
   constructor(options: PostgresStoreOptions) {
     const config = Object.freeze({ ...options });
@@ -95,20 +118,36 @@ export class PostgresStore implements Store {
     });
     // An idle client losing its connection (database restart) must not crash the process.
     this.#pool.on('error', () => undefined);
+    this.#signals = new PostgresSignals({
+      connectionString: config.connectionString,
+      ...(config.schema ? { options: `-c search_path=${config.schema}` } : {}),
+    });
   }
 
   async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
+    // A connection lost while checked out (database restart) emits 'error' on the client; without
+    // a listener that would crash the process. The failing query rejects on its own.
+    let broken: Error | undefined;
+    const onError = (error: Error) => {
+      broken = error;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await work(client);
       await client.query('COMMIT');
       return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      broken ??= await client.query('ROLLBACK').then(
+        () => undefined,
+        (rollbackError: unknown) => (rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError))),
+      );
       throw error;
     } finally {
-      client.release();
+      client.off('error', onError);
+      // A broken connection is destroyed, not handed to the next caller.
+      client.release(broken);
     }
   }
 
@@ -121,7 +160,16 @@ export class PostgresStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.#signals.close();
     await this.#pool.end();
+  }
+
+  listen(topic: SignalTopic, listener: SignalListener): () => void {
+    return this.#signals.listen(topic, listener);
+  }
+
+  async takeTokens(key: string, want: number, rate: BucketRate, now: number): Promise<number> {
+    return this.#transaction((client) => coordination.takeTokens(client, key, want, rate, now));
   }
 
   async createWorkspace(workspace: Workspace): Promise<void> {
@@ -190,40 +238,117 @@ export class PostgresStore implements Store {
     );
   }
 
-  async accept(submission: Submission): Promise<AcceptOutcome> {
-    return this.#transaction(async (client) => {
-      const idem = submission.idempotency;
-      if (idem) {
-        // Takes the key's row lock: a concurrent request with the same key waits here, then sees our row.
-        const inserted = await client.query(
-          `INSERT INTO idempotency_keys (workspace_id, key, request_hash, response, created_at) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (workspace_id, key) DO UPDATE SET request_hash = excluded.request_hash, response = excluded.response,
-             created_at = excluded.created_at
-           WHERE idempotency_keys.created_at < $6
-           RETURNING 1`,
-          [submission.workspaceId, idem.key, idem.requestHash, JSON.stringify(idem.response), submission.now, idem.notBefore],
-        );
-        if (inserted.rowCount === 0) {
-          const { rows } = await client.query<{ request_hash: string; response: { status: number; body: unknown } }>(
-            'SELECT request_hash, response FROM idempotency_keys WHERE workspace_id = $1 AND key = $2',
-            [submission.workspaceId, idem.key],
-          );
-          const prior = rows[0];
-          if (prior && prior.request_hash !== idem.requestHash) return { kind: 'conflict' } as const;
-          if (prior) return { kind: 'replayed', response: prior.response } as const;
-        }
-      }
-      await client.query('INSERT INTO contents (id, workspace_id, body, created_at) VALUES ($1, $2, $3, $4)', [
-        submission.content.id,
-        submission.workspaceId,
-        JSON.stringify(submission.content.body),
-        submission.now,
-      ]);
-      if (submission.batch) await batches.insertBatchRecord(client, submission.batch);
-      await this.#insertMessages(client, submission.messages);
-      await insertEvents(client, submission.events);
-      return { kind: 'accepted' } as const;
+  /**
+   * Group commit: submissions that arrive while a group is being committed wait and go together in
+   * the next transaction, each under its own savepoint (one that fails, e.g. on a duplicate key,
+   * does not take the others with it), their events appended once at the end. One commit (and
+   * one hold of the event-order lock) acknowledges many requests instead of one each.
+   */
+  accept(submission: Submission): Promise<AcceptOutcome> {
+    return new Promise((resolve, reject) => {
+      this.#acceptQueue.push({ submission, resolve, reject });
+      if (!this.#accepting) void this.#drainAccepts();
     });
+  }
+
+  async #drainAccepts(): Promise<void> {
+    this.#accepting = true;
+    try {
+      while (this.#acceptQueue.length > 0) await this.#commitAccepts(this.#acceptQueue.splice(0, ACCEPT_GROUP_MAX));
+    } finally {
+      this.#accepting = false;
+    }
+  }
+
+  async #commitAccepts(group: PendingAccept[]): Promise<void> {
+    const outcomes = new Map<PendingAccept, { ok: AcceptOutcome } | { error: unknown }>();
+    // Plain submissions (no idempotency key, no batch record) cannot conflict with anything: all
+    // of them go in three statements. The others each get a savepoint of their own.
+    const plain = group.filter((item) => !item.submission.idempotency && !item.submission.batch);
+    const special = group.filter((item) => item.submission.idempotency || item.submission.batch);
+    try {
+      await this.#transaction(async (client) => {
+        const events: NewEvent[] = [];
+        if (plain.length > 0) {
+          await client.query('SAVEPOINT accept_plain');
+          try {
+            await client.query(
+              `INSERT INTO contents (id, workspace_id, body, created_at)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::timestamptz[])`,
+              [
+                plain.map((item) => item.submission.content.id),
+                plain.map((item) => item.submission.workspaceId),
+                plain.map((item) => JSON.stringify(item.submission.content.body)),
+                plain.map((item) => item.submission.now),
+              ],
+            );
+            await this.#insertMessages(client, plain.flatMap((item) => item.submission.messages));
+            await client.query('RELEASE SAVEPOINT accept_plain');
+            for (const item of plain) {
+              outcomes.set(item, { ok: { kind: 'accepted' } });
+              events.push(...item.submission.events);
+            }
+          } catch (error) {
+            await client.query('ROLLBACK TO SAVEPOINT accept_plain');
+            for (const item of plain) outcomes.set(item, { error });
+          }
+        }
+        for (const item of special) {
+          await client.query('SAVEPOINT accept_one');
+          try {
+            const outcome = await this.#acceptOne(client, item.submission);
+            await client.query('RELEASE SAVEPOINT accept_one');
+            outcomes.set(item, { ok: outcome });
+            if (outcome.kind === 'accepted') events.push(...item.submission.events);
+          } catch (error) {
+            await client.query('ROLLBACK TO SAVEPOINT accept_one');
+            outcomes.set(item, { error });
+          }
+        }
+        await insertEvents(client, events);
+      });
+    } catch (error) {
+      for (const item of group) item.reject(error);
+      return;
+    }
+    for (const item of group) {
+      const outcome = outcomes.get(item);
+      if (outcome && 'ok' in outcome) item.resolve(outcome.ok);
+      else item.reject(outcome?.error);
+    }
+  }
+
+  async #acceptOne(client: pg.PoolClient, submission: Submission): Promise<AcceptOutcome> {
+    const idem = submission.idempotency;
+    if (idem) {
+      // Takes the key's row lock: a concurrent request with the same key waits here, then sees our row.
+      const inserted = await client.query(
+        `INSERT INTO idempotency_keys (workspace_id, key, request_hash, response, created_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (workspace_id, key) DO UPDATE SET request_hash = excluded.request_hash, response = excluded.response,
+           created_at = excluded.created_at
+         WHERE idempotency_keys.created_at < $6
+         RETURNING 1`,
+        [submission.workspaceId, idem.key, idem.requestHash, JSON.stringify(idem.response), submission.now, idem.notBefore],
+      );
+      if (inserted.rowCount === 0) {
+        const { rows } = await client.query<{ request_hash: string; response: { status: number; body: unknown } }>(
+          'SELECT request_hash, response FROM idempotency_keys WHERE workspace_id = $1 AND key = $2',
+          [submission.workspaceId, idem.key],
+        );
+        const prior = rows[0];
+        if (prior && prior.request_hash !== idem.requestHash) return { kind: 'conflict' };
+        if (prior) return { kind: 'replayed', response: prior.response };
+      }
+    }
+    await client.query('INSERT INTO contents (id, workspace_id, body, created_at) VALUES ($1, $2, $3, $4)', [
+      submission.content.id,
+      submission.workspaceId,
+      JSON.stringify(submission.content.body),
+      submission.now,
+    ]);
+    if (submission.batch) await batches.insertBatchRecord(client, submission.batch);
+    await this.#insertMessages(client, submission.messages);
+    return { kind: 'accepted' };
   }
 
   async getMessage(workspaceId: string, id: string): Promise<Message | null> {
@@ -302,7 +427,14 @@ export class PostgresStore implements Store {
 
   async recordAttempts(records: AttemptRecord[]): Promise<number> {
     if (records.length === 0) return 0;
+    // Bounces in SMTP replies are rare: a chunk without one runs the same statements as before.
+    const bounces = records.filter((r) => r.bounce !== undefined);
     return this.#transaction(async (client) => {
+      // Soft-bounce count locks come first, as in recordFeedback (see postgres-feedback.ts).
+      await feedback.lockSoftBounceCounts(
+        client,
+        bounces.flatMap((r) => (r.bounce?.bounceClass === 'soft' ? [{ workspaceId: r.workspaceId, recipient: r.bounce.recipient }] : [])),
+      );
       const { rows } = await client.query<{ id: string }>(
         `UPDATE messages m SET status = r.status, attempts = r.attempts, due_at = r.due_at, last_reply = r.last_reply,
            bounce_class = r.bounce_class, expires_at = coalesce(r.expires_at, m.expires_at), lease_owner = NULL, lease_until = NULL,
@@ -326,6 +458,7 @@ export class PostgresStore implements Store {
       const held = new Set(rows.map((row) => row.id));
       const kept = records.filter((r) => held.has(r.messageId));
       await insertEvents(client, kept.flatMap((r) => (r.event ? [r.event] : [])));
+      for (const r of bounces) if (r.bounce !== undefined && held.has(r.messageId)) await feedback.recordAttemptBounce(client, r.messageId, r.bounce, r.now);
       const captured = kept.filter((r) => r.captured !== undefined);
       if (captured.length > 0) {
         await client.query(
@@ -432,6 +565,18 @@ export class PostgresStore implements Store {
   async findSuppressed(workspaceId: string, stream: Stream, emails: string[]): Promise<Map<string, SuppressionHit>> {
     return suppressions.findSuppressed(this.#pool, workspaceId, stream, emails);
   }
+
+  // ---- Feedback: delegated to postgres-feedback.ts; recording is one transaction --------------
+  async findMessageById(id: string): Promise<Message | null> {
+    return feedback.findMessageById(this.#pool, id);
+  }
+  async findMessageToRecipient(workspaceId: string, recipient: string, options: { messageIdHeader?: string; statuses: readonly MessageStatus[] }): Promise<Message | null> {
+    return feedback.findMessageToRecipient(this.#pool, workspaceId, recipient, options);
+  }
+  async recordFeedback(record: FeedbackRecord): Promise<FeedbackOutcome> {
+    return this.#transaction((client) => feedback.recordFeedback(client, record));
+  }
+  // ---- end of feedback ------------------------------------------------------------------------
   // ---- end of suppressions --------------------------------------------------------------------
 
   // ---- Batches: delegated to postgres-batches.ts; each write is one transaction ----------------
@@ -573,4 +718,51 @@ export class PostgresStore implements Store {
     return webhooks.listWebhookDeliveries(this.#pool, workspaceId, webhookId, options);
   }
   // ---- end of webhooks ------------------------------------------------------------------------
+  // ---- Tracking and frequency caps: delegated to postgres-tracking.ts ------------------------
+  async recordEngagement(write: EngagementWrite): Promise<Set<string>> {
+    return this.#transaction((client) => tracking.recordEngagement(client, write));
+  }
+  async reserveSends(reservation: SendReservation): Promise<Map<string, FrequencyVerdict>> {
+    return this.#transaction((client) => tracking.reserveSends(client, reservation));
+  }
+  async pruneSendLedger(before: string): Promise<number> {
+    return tracking.pruneSendLedger(this.#pool, before);
+  }
+  // ---- end of tracking and frequency caps -----------------------------------------------------
+
+  // ---- Sending domains: delegated to postgres-domains.ts; each write is one transaction ------------
+  async createDomain(domain: Omit<SendingDomain, 'keys'>, key: NewDomainKey): Promise<void> {
+    await this.#transaction((client) => domains.createDomain(client, domain, key));
+  }
+  async findDomain(workspaceId: string, id: string): Promise<SendingDomain | null> {
+    return domains.findDomain(this.#pool, workspaceId, id);
+  }
+  async findDomainByName(workspaceId: string, name: string): Promise<SendingDomain | null> {
+    return domains.findDomainByName(this.#pool, workspaceId, name);
+  }
+  async listDomains(workspaceId: string, options: { before?: string; limit: number }): Promise<SendingDomain[]> {
+    return domains.listDomains(this.#pool, workspaceId, options);
+  }
+  async recordDomainCheck(workspaceId: string, id: string, update: DomainCheckUpdate): Promise<SendingDomain | null> {
+    return this.#transaction((client) => domains.recordDomainCheck(client, workspaceId, id, update));
+  }
+  async addDomainKey(key: NewDomainKey): Promise<void> {
+    await this.#transaction((client) => domains.addDomainKey(client, key));
+  }
+  async activateDomainKey(workspaceId: string, domainId: string, keyId: string, now: string): Promise<boolean> {
+    return this.#transaction((client) => domains.activateDomainKey(client, workspaceId, domainId, keyId, now));
+  }
+  async removePendingDomainKey(workspaceId: string, domainId: string, keyId: string): Promise<boolean> {
+    return domains.removePendingDomainKey(this.#pool, workspaceId, domainId, keyId);
+  }
+  async deleteDomain(workspaceId: string, id: string): Promise<boolean> {
+    return domains.deleteDomain(this.#pool, workspaceId, id);
+  }
+  async listSigningKeys(): Promise<SigningKeyRecord[]> {
+    return domains.listSigningKeys(this.#pool);
+  }
+  async signingKeysVersion(): Promise<string> {
+    return domains.signingKeysVersion(this.#pool);
+  }
+  // ---- end of sending domains -------------------------------------------------------------------
 }

@@ -6,6 +6,9 @@
  * better-sqlite3 is synchronous, so each method is atomic within the process as well; the async
  * signatures are the port's, shared with the PostgreSQL adapter.
  */
+import type { BucketRate } from '../../core/token-bucket.js';
+import type { SignalListener, SignalTopic } from '../signals.js';
+import * as coordination from './sqlite-coordination.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3, { type Database, type Statement } from 'better-sqlite3';
@@ -49,15 +52,22 @@ import {
 import * as templates from './sqlite-templates.js';
 import * as batches from './sqlite-batches.js';
 import * as suppressions from './sqlite-suppressions.js';
+import * as feedback from './sqlite-feedback.js';
+import type { FeedbackOutcome, FeedbackRecord } from '../store.js';
 import type { SuppressionHit, SuppressionScope } from '../../core/suppression.js';
 import type { Stream } from '../../core/types.js';
 import type { NewSuppression, Suppression, SuppressionFilter, SuppressionWrite } from '../store.js';
-import { insertEvent } from './sqlite-events.js';
+import { insertEvent, signalsOf } from './sqlite-events.js';
 import * as eventLog from './sqlite-event-log.js';
 import * as stats from './sqlite-stats.js';
 import type { EventLogFilter, QueueDepth, RollupHour, RollupQuery } from '../store.js';
 import * as webhooks from './sqlite-webhooks.js';
 import * as webhookDispatch from './sqlite-webhook-dispatch.js';
+import * as domains from './sqlite-domains.js';
+import * as tracking from './sqlite-tracking.js';
+import type { FrequencyVerdict } from '../../core/frequency-cap.js';
+import type { EngagementWrite, SendReservation } from '../store.js';
+import type { DomainCheckUpdate, NewDomainKey, SendingDomain, SigningKeyRecord } from '../store.js';
 import type {
   EventHead,
   EventHeadRange,
@@ -141,6 +151,15 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
+  }
+
+  listen(topic: SignalTopic, listener: SignalListener): () => void {
+    return signalsOf(this.#db).listeners.add(topic, listener);
+  }
+
+  async takeTokens(key: string, want: number, rate: BucketRate, now: number): Promise<number> {
+    const take = this.#db.transaction(() => coordination.takeTokens(this.#db, key, want, rate, now));
+    return this.#relaxed(() => take.immediate());
   }
 
   async createWorkspace(workspace: Workspace): Promise<void> {
@@ -383,6 +402,7 @@ export class SqliteStore implements Store {
         if (changes !== 1) continue;
         held += 1;
         if (r.event) this.#insertEvent(r.event);
+        if (r.bounce !== undefined) feedback.recordAttemptBounce(this.#db, r.messageId, r.bounce, r.now);
         if (r.captured !== undefined) {
           this.#sql('INSERT OR REPLACE INTO outbox (message_id, workspace_id, raw, captured_at) VALUES (?, ?, ?, ?)').run(
             r.messageId,
@@ -496,6 +516,18 @@ export class SqliteStore implements Store {
     return suppressions.findSuppressed(this.#db, workspaceId, stream, emails);
   }
   // ---- end of suppressions --------------------------------------------------------------------
+
+  // ---- Feedback: delegated to sqlite-feedback.ts ------------------------------------------------
+  async findMessageById(id: string): Promise<Message | null> {
+    return feedback.findMessageById(this.#db, id);
+  }
+  async findMessageToRecipient(workspaceId: string, recipient: string, options: { messageIdHeader?: string; statuses: readonly MessageStatus[] }): Promise<Message | null> {
+    return feedback.findMessageToRecipient(this.#db, workspaceId, recipient, options);
+  }
+  async recordFeedback(record: FeedbackRecord): Promise<FeedbackOutcome> {
+    return this.#db.transaction(() => feedback.recordFeedback(this.#db, record)).immediate();
+  }
+  // ---- end of feedback ------------------------------------------------------------------------
 
   // ---- Batches: delegated to sqlite-batches.ts ------------------------------------------------
   async createBatch(batch: BatchRecord, content: Content): Promise<void> {
@@ -640,4 +672,52 @@ export class SqliteStore implements Store {
     return webhooks.listWebhookDeliveries(this.#db, workspaceId, webhookId, options);
   }
   // ---- end of webhooks ------------------------------------------------------------------------
+  // ---- Tracking and frequency caps: delegated to sqlite-tracking.ts --------------------------
+  async recordEngagement(write: EngagementWrite): Promise<Set<string>> {
+    return this.#db.transaction(() => tracking.recordEngagement(this.#db, write)).immediate();
+  }
+  async reserveSends(reservation: SendReservation): Promise<Map<string, FrequencyVerdict>> {
+    const reserve = this.#db.transaction(() => tracking.reserveSends(this.#db, reservation));
+    return this.#relaxed(() => reserve.immediate());
+  }
+  async pruneSendLedger(before: string): Promise<number> {
+    return tracking.pruneSendLedger(this.#db, before);
+  }
+  // ---- end of tracking and frequency caps -----------------------------------------------------
+
+  // ---- Sending domains: delegated to sqlite-domains.ts -------------------------------------------
+  async createDomain(domain: Omit<SendingDomain, 'keys'>, key: NewDomainKey): Promise<void> {
+    this.#db.transaction(() => domains.createDomain(this.#db, domain, key)).immediate();
+  }
+  async findDomain(workspaceId: string, id: string): Promise<SendingDomain | null> {
+    return domains.findDomain(this.#db, workspaceId, id);
+  }
+  async findDomainByName(workspaceId: string, name: string): Promise<SendingDomain | null> {
+    return domains.findDomainByName(this.#db, workspaceId, name);
+  }
+  async listDomains(workspaceId: string, options: { before?: string; limit: number }): Promise<SendingDomain[]> {
+    return domains.listDomains(this.#db, workspaceId, options);
+  }
+  async recordDomainCheck(workspaceId: string, id: string, update: DomainCheckUpdate): Promise<SendingDomain | null> {
+    return this.#db.transaction(() => domains.recordDomainCheck(this.#db, workspaceId, id, update)).immediate();
+  }
+  async addDomainKey(key: NewDomainKey): Promise<void> {
+    this.#db.transaction(() => domains.addDomainKey(this.#db, key)).immediate();
+  }
+  async activateDomainKey(workspaceId: string, domainId: string, keyId: string, now: string): Promise<boolean> {
+    return this.#db.transaction(() => domains.activateDomainKey(this.#db, workspaceId, domainId, keyId, now)).immediate();
+  }
+  async removePendingDomainKey(workspaceId: string, domainId: string, keyId: string): Promise<boolean> {
+    return domains.removePendingDomainKey(this.#db, workspaceId, domainId, keyId);
+  }
+  async deleteDomain(workspaceId: string, id: string): Promise<boolean> {
+    return domains.deleteDomain(this.#db, workspaceId, id);
+  }
+  async listSigningKeys(): Promise<SigningKeyRecord[]> {
+    return domains.listSigningKeys(this.#db);
+  }
+  async signingKeysVersion(): Promise<string> {
+    return domains.signingKeysVersion(this.#db);
+  }
+  // ---- end of sending domains -------------------------------------------------------------------
 }

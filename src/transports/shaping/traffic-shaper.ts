@@ -7,8 +7,12 @@
  * Owns: per-destination admission state, its bookkeeping for `GET /v1/shaping`, and forgetting
  * idle destinations. Must not: open connections, resolve MX hosts, sleep or schedule timers —
  * a refused admission says how long to wait and the caller decides what to do with that. The
- * clock is injected (`now`), so the state is in-process and per worker: each worker shapes its
- * own traffic.
+ * clock is injected (`now`).
+ *
+ * With a `shared` budget (several workers), sends are paid for from a bucket every worker shares
+ * (kept in the store): each shaper asks it for about a second's worth at its current adaptive
+ * rate and admits only against what it was granted, so a provider's limit holds for the whole
+ * deployment, not per process. Connection caps stay per process.
  */
 import { HeraldError } from '../../core/errors.js';
 import { type AdaptiveRateState, initialRate, observeReply, recoveredAt, settle } from './adaptive-rate.js';
@@ -16,7 +20,18 @@ import { type DestinationLimits, defaultLimitsOf, isProviderId, normalizeMxHost,
 
 export type { DestinationLimits } from './provider-limits.js';
 
+/** Sends a destination may make, from a budget every worker shares (services/shaping.ts). */
+export interface SharedBudget {
+  /** Grants up to `want` sends now (a negative `want` gives back), refilled at `perMinute` up to `burst`. */
+  take(destination: string, want: number, rate: { perMinute: number; burst: number }): Promise<number>;
+}
+
+/** How far ahead a shaper asks the shared budget: about this long at its current rate. */
+const PREFETCH_MS = 1_000;
+
 export interface ShapingOptions {
+  /** Pay for sends from a budget shared with other workers; default: this process's own bucket. */
+  shared?: SharedBudget;
   /**
    * Limits replacing the built-in ones, keyed by provider id (`google`, `default`, …) or, for
    * a destination no provider claims, by its MX host (applied over `default`'s).
@@ -79,6 +94,9 @@ interface DestinationState {
   tokensAt: number;
   inFlight: number;
   lastActiveAt: number;
+  /** With a shared budget: sends granted and not yet used, and whether a request is under way. */
+  granted: number;
+  asking: boolean;
   /** Times of 2xx replies and of deferrals (4xx or no reply) within the last minute. */
   readonly sentAt: number[];
   readonly deferredAt: number[];
@@ -100,10 +118,12 @@ export class TrafficShaper {
   private readonly now: () => number;
   private readonly destinations = new Map<string, DestinationState>();
   private lastSweepAt = Number.NEGATIVE_INFINITY;
+  private readonly shared: SharedBudget | undefined;
 
   constructor(options: ShapingOptions = {}) {
     this.overrides = copyOverrides(options.overrides ?? {});
     this.now = options.now ?? Date.now;
+    this.shared = options.shared;
   }
 
   /** Destination key for an MX host: the provider id, or for `default` the MX host itself (so unrelated small domains do not share one budget). */
@@ -135,8 +155,17 @@ export class TrafficShaper {
     if (state.inFlight >= state.limits.maxConnections) {
       return { ok: false, retryAfterMs: Math.max(tokenWaitMs, BUSY_RETRY_MS), reason: 'connections' };
     }
-    if (tokenWaitMs > 0) return { ok: false, retryAfterMs: tokenWaitMs, reason: 'rate' };
-    state.tokens = Math.max(0, state.tokens - 1);
+    if (this.shared) {
+      if (state.granted < 1) {
+        this.ask(state);
+        return { ok: false, retryAfterMs: Math.max(50, Math.ceil(60_000 / state.rate.ratePerMinute)), reason: 'rate' };
+      }
+      state.granted -= 1;
+      if (state.granted < prefetchOf(state) / 2) this.ask(state);
+    } else {
+      if (tokenWaitMs > 0) return { ok: false, retryAfterMs: tokenWaitMs, reason: 'rate' };
+      state.tokens = Math.max(0, state.tokens - 1);
+    }
     state.inFlight += 1;
     let released = false;
     return {
@@ -147,6 +176,26 @@ export class TrafficShaper {
         this.release(state, result);
       },
     };
+  }
+
+  /** Asks the shared budget for about a second's worth of sends at the destination's current rate. */
+  private ask(state: DestinationState): void {
+    const shared = this.shared;
+    if (!shared || state.asking) return;
+    const want = Math.ceil(prefetchOf(state) - state.granted);
+    if (want <= 0) return;
+    state.asking = true;
+    shared
+      .take(state.destination, want, { perMinute: state.rate.ratePerMinute, burst: burstOf(state.rate.ratePerMinute) })
+      .then(
+        (granted) => {
+          state.granted += granted;
+        },
+        () => undefined, // the budget did not answer: nothing granted, asked again on the next admission
+      )
+      .finally(() => {
+        state.asking = false;
+      });
   }
 
   /** One row per destination seen (and not yet forgotten), sorted by destination. */
@@ -199,6 +248,8 @@ export class TrafficShaper {
       tokensAt: now,
       inFlight: 0,
       lastActiveAt: now,
+      granted: 0,
+      asking: false,
       sentAt: [],
       deferredAt: [],
     };
@@ -223,6 +274,10 @@ function providerFor(destination: string): string {
 
 function burstOf(ratePerMinute: number): number {
   return Math.max(1, (ratePerMinute / 60) * BURST_SECONDS);
+}
+
+function prefetchOf(state: DestinationState): number {
+  return Math.max(1, (state.rate.ratePerMinute / 60_000) * PREFETCH_MS);
 }
 
 function hasToken(state: DestinationState): boolean {

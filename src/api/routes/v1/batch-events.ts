@@ -1,6 +1,7 @@
 /**
  * `GET /v1/batches/:id/events` as Server-Sent Events. Events come from the store's log (so any
- * process serves any client, whichever worker wrote them), polled twice a second. Each event's
+ * process serves any client, whichever worker wrote them), read again as soon as any process
+ * appends events and at least once a second. Each event's
  * `id` is its sequence number: a client reconnecting with `Last-Event-ID` gets what it missed.
  * Without it, the stream starts with a `batch.state` snapshot and then everything new. The stream
  * ends after `batch.completed` or `batch.cancelled`.
@@ -8,11 +9,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { batchEventsAfter, getBatch } from '../../../services/batch-control.js';
 import type { Principal } from '../../../services/deps.js';
+import { nextEvents } from '../../../services/events.js';
 import { batchView } from '../../batch-views.js';
 import type { ApiContext } from '../../context.js';
 import { openEventStream } from '../../sse.js';
 
-const POLL_MS = 500;
+/** The longest wait between two reads of the log; a new event (from any process) ends it at once. */
+const POLL_MS = 1000;
 const KEEPALIVE_MS = 15_000;
 const FINAL = new Set(['batch.completed', 'batch.cancelled']);
 
@@ -59,7 +62,7 @@ export async function streamBatchEvents(ctx: ApiContext, principal: Principal, i
       out.write(': keep-alive\n\n');
       lastWrite = Date.now();
     }
-    if (page.events.length < 500) await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    if (page.events.length < 500) await nextEvents(ctx.deps, POLL_MS);
   }
   if (isOpen()) out.end();
 }

@@ -1,7 +1,7 @@
 /**
  * `GET /v1/events/stream`: the workspace's event log as Server-Sent Events. Events come from the
- * store's log (so any process serves any client, whichever process wrote them), polled twice a
- * second. Each event's `id` is its sequence number: a client reconnecting with `Last-Event-ID`
+ * store's log (so any process serves any client, whichever process wrote them), read again as
+ * soon as any process appends events (LISTEN/NOTIFY on PostgreSQL) and at least once a second. Each event's `id` is its sequence number: a client reconnecting with `Last-Event-ID`
  * gets everything it missed, in order, nothing twice. Without it, only events newer than the
  * connection, or after `?after=<cursor>` of `GET /v1/events`. `?type=` filters as on
  * `GET /v1/events`. Open streams are ended when the app closes.
@@ -9,12 +9,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal } from '../../../services/deps.js';
 import type { EventStreamQueryT } from '../../schemas.js';
-import { eventsAfter, latestEventSeq, startEventStream } from '../../../services/events.js';
+import { eventsAfter, latestEventSeq, nextEvents, startEventStream } from '../../../services/events.js';
 import type { ApiContext } from '../../context.js';
 import { eventLogView } from '../../views.js';
 import { openEventStream } from '../../sse.js';
 
-const POLL_MS = 500;
+/** The longest wait between two reads of the log; a new event (from any process) ends it at once. */
+const POLL_MS = 1000;
 const PAGE = 500;
 const KEEPALIVE_MS = 15_000;
 /** How long a client waits before reconnecting after the stream ends (the SSE `retry` field). */
@@ -55,6 +56,6 @@ export async function streamEvents(ctx: ApiContext, principal: Principal, query:
       out.write(': keep-alive\n\n');
       lastWrite = Date.now();
     }
-    if (page.length < PAGE) await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    if (page.length < PAGE) await nextEvents(ctx.deps, POLL_MS);
   }
 }
