@@ -41,8 +41,14 @@ function validationError(issues: AjvIssue[], context: string | undefined): Heral
   return new HeraldError('validation_failed', { field, reason });
 }
 
-/** Driver error codes of a store that is away or overloaded: SQLite's, the socket's, PostgreSQL's SQLSTATE classes 08 and 57P. */
-const STORE_DOWN = /^(SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL)|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|57P0[1-5]|53300|08\d{3})/;
+/**
+ * Driver error codes of a store that is away, overloaded or refused the transaction for now:
+ * SQLite's, the socket's, PostgreSQL's SQLSTATE classes 08 and 57P, too many connections, and a
+ * deadlock or serialization failure (40P01, 40001: the same request succeeds when retried).
+ */
+const STORE_DOWN = /^(SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|PROTOCOL)|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|EHOSTUNREACH|57P0[1-5]|53300|08\d{3}|40P01|40001)/;
+/** PostgreSQL refuses text with a NUL character (22P05 in jsonb, 22021 in text columns); SQLite keeps it. */
+const UNSTORABLE_TEXT = /^(22P05|22021)$/;
 /** node-postgres reports a dropped or unreachable server by message only, without a code. */
 const STORE_DOWN_MESSAGE = /^(Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect|Client was closed and is not queryable|Cannot use a pool after calling end)/;
 
@@ -72,6 +78,9 @@ export function toHeraldError(error: unknown): HeraldError {
     return new HeraldError('invalid_json', { reason: e.message.replace(/^.*?JSON[^:]*: ?/, '') || 'malformed' });
   }
   if (isStoreDown(e)) return new HeraldError('store_unavailable', {}, { cause: error });
+  if (typeof e.code === 'string' && UNSTORABLE_TEXT.test(e.code)) {
+    return new HeraldError('validation_failed', { field: 'body', reason: 'contains a NUL character (\\u0000), which cannot be stored' }, { cause: error });
+  }
   if (e.statusCode === 413) return new HeraldError('payload_too_large', { limit: 'the' });
   return new HeraldError('internal', { ref: 'see server log' }, { cause: error });
 }

@@ -65,8 +65,11 @@ function record(
 }
 
 /** The record for a message whose attempt produced `result` from `transport`. */
-export function outcomeOfAttempt(ctx: OutcomeContext, message: Message, transport: string, result: TransportResult): AttemptRecord {
-  if (result.holdMs !== undefined) return outcomeOfHold(ctx, message, result.holdMs);
+export function outcomeOfAttempt(ctx: OutcomeContext, message: Message, transport: string, answer: TransportResult): AttemptRecord {
+  if (answer.holdMs !== undefined) return outcomeOfHold(ctx, message, answer.holdMs);
+  // The reply is the remote server's text, kept in the store and in events: a hostile or broken
+  // server's NUL bytes would make PostgreSQL refuse the whole chunk of outcomes, again and again.
+  const result = { ...answer, reply: storableReply(answer.reply) };
   const attempts = message.attempts + 1;
   const verdict = verdictForReply(result.code, result.reply);
   const base = { attempt: attempts, transport, reply: result.reply, code: result.code };
@@ -253,4 +256,14 @@ export function outcomeOfFrequencyCap(ctx: OutcomeContext, message: Message, hit
     bounceClass: null,
     event: event(ctx, message, 'message.deferred', { reason: FREQUENCY_CAPPED, retry_at: hit.opensAt, frequency_cap: cap }),
   });
+}
+
+/** The longest reply text kept; SMTP replies are short, a longer one is a broken or hostile server. */
+const MAX_REPLY_CHARS = 2000;
+
+/** A remote reply as the store may keep it: no control characters but tab, at most 2,000 characters. */
+export function storableReply(reply: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = reply.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+  return clean.length > MAX_REPLY_CHARS ? `${clean.slice(0, MAX_REPLY_CHARS)}…` : clean;
 }

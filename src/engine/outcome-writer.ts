@@ -6,6 +6,9 @@
 import type { Logger } from '../lib/logger.js';
 import type { AttemptRecord, Store } from '../store/store.js';
 
+/** Failed commits of a chunk after which its records are written one by one. */
+const SPLIT_AFTER = 3;
+
 export class OutcomeWriter {
   #pending: AttemptRecord[] = [];
   /** Records added and not yet committed: pending ones and chunks waiting for their commit. */
@@ -72,6 +75,7 @@ export class OutcomeWriter {
         this.#uncommitted -= chunk.length;
         return;
       } catch (error) {
+        if (attempt % SPLIT_AFTER === 0 && chunk.length > 1 && (await this.#oneByOne(chunk))) return;
         // The outcomes are facts about mail already handed over: keep trying. If the process dies
         // first, the leases expire and the messages are sent again (at-least-once, never lost).
         const delay = Math.min(5000, 100 * 2 ** Math.min(attempt, 6));
@@ -79,6 +83,30 @@ export class OutcomeWriter {
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
+  }
+
+  /**
+   * After a chunk failed several times: one record that the store refuses (bad data) must not
+   * hold up the rest. Writes each alone; a record refused alone is dropped with an error (its
+   * lease runs out and the message is tried again). True when the store took at least one, so
+   * it answers and the chunk is done; false when every one failed (the store is away): retry.
+   */
+  async #oneByOne(chunk: AttemptRecord[]): Promise<boolean> {
+    let written = 0;
+    const refused: AttemptRecord[] = [];
+    for (const record of chunk) {
+      try {
+        const held = await this.store.recordAttempts([record]);
+        this.lostLeases += 1 - held;
+        written += 1;
+      } catch {
+        refused.push(record);
+      }
+    }
+    if (written === 0) return false;
+    for (const record of refused) this.logger.error({ messageId: record.messageId, status: record.status }, 'the store refused this delivery outcome; dropped, the message will be attempted again');
+    this.#uncommitted -= chunk.length;
+    return true;
   }
 
   /** Writes everything pending and waits for it to be committed. */

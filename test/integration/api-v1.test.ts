@@ -35,6 +35,22 @@ for (const backend of backends()) {
       expect(one.json().events.map((e: { type: string }) => e.type)).toEqual(['message.accepted']);
     });
 
+    // Regression: on PostgreSQL concurrent sends are committed as a group, and one request with
+    // text the database cannot store (a NUL character) used to fail all of its group with 500.
+    it('a request the store cannot keep fails alone, with a 4xx; its concurrent neighbours are accepted', async () => {
+      const bodies = Array.from({ length: 8 }, (_, i) => ({ ...EMAIL, to: `n${i}@example.org`, text: i === 4 ? 'a\u0000b' : `text ${i}` }));
+      const answers = await Promise.all(bodies.map((body) => send(body)));
+      answers.forEach((res, i) => {
+        if (i !== 4) expect(res.statusCode, `request ${i}: ${res.body}`).toBe(202);
+      });
+      const bad = answers[4]!;
+      // SQLite keeps the NUL; PostgreSQL refuses it, and the client is told which part.
+      if (bad.statusCode !== 202) {
+        expect(bad.statusCode).toBe(400);
+        expect(bad.json().error.code).toBe('validation_failed');
+      }
+    });
+
     it('also accepts Basic auth with the key id and secret', async () => {
       const res = await send(EMAIL, basic(ctx.adminKeyId, ctx.adminSecret));
       expect(res.statusCode).toBe(202);

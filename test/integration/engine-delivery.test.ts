@@ -3,6 +3,7 @@
  * delivered over a real SMTP connection to a sink on loopback, with every outcome recorded as a
  * state and an event: sent, deferred then retried, bounced hard or soft, failed at max age.
  */
+import { createServer, type AddressInfo } from 'node:net';
 import { simpleParser } from 'mailparser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
@@ -132,6 +133,46 @@ for (const backend of backends()) {
       expect(h.message.bounceClass).toBe('hard');
       expect(s.message.bounceClass).toBe('soft');
       expect(h.events.at(-1)).toMatchObject({ type: 'message.bounced', data: { bounce_class: 'hard', enhanced_status: '5.1.1', code: 550 } });
+    });
+
+    // Regression: a NUL byte in a server's reply made PostgreSQL refuse the chunk of outcomes,
+    // retried forever, and the worker stopped claiming behind it.
+    it('records a reply with NUL bytes and control characters, cleaned, and goes on delivering', async () => {
+      // A bare-bones server that answers RCPT for odd@ with NUL and BEL bytes in its text (the
+      // test sink's SMTP library would clean them itself).
+      const server = createServer((socket) => {
+        socket.write('220 odd.example ESMTP\r\n');
+        let buffered = '';
+        socket.on('data', (chunk: Buffer) => {
+          buffered += chunk.toString('latin1');
+          let end: number;
+          while ((end = buffered.indexOf('\r\n')) >= 0) {
+            const line = buffered.slice(0, end);
+            buffered = buffered.slice(end + 2);
+            const verb = line.slice(0, 4).toUpperCase();
+            if (verb === 'EHLO') socket.write('250-odd.example\r\n250 PIPELINING\r\n');
+            else if (verb === 'MAIL' || verb === 'RSET' || verb === 'NOOP') socket.write('250 2.0.0 ok\r\n');
+            else if (verb === 'RCPT') socket.write(line.includes('odd@') ? '550 5.1.1 no\u0000such\u0007 user\r\n' : '550 5.1.1 unknown\r\n');
+            else if (verb === 'DATA') socket.write('554 5.5.1 no valid recipients\r\n');
+            else if (verb === 'QUIT') socket.end('221 2.0.0 bye\r\n');
+          }
+        });
+        socket.on('error', () => undefined);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        await setUp({ port: (server.address() as AddressInfo).port });
+        const odd = await sendEmail(ctx.deps, ctx.admin, { from: 'a@example.com', to: 'odd@example.org', subject: 'o', text: 'x' });
+        const bounced = await settled(odd.messages[0]!.id, 'bounced');
+        expect(bounced.message.lastReply).toContain('5.1.1 nosuch user');
+        // The worker is not wedged behind that outcome: the next message is taken and answered too.
+        const next = await sendEmail(ctx.deps, ctx.admin, { from: 'a@example.com', to: 'next@example.org', subject: 'n', text: 'x' });
+        await settled(next.messages[0]!.id, 'bounced');
+      } finally {
+        await engine?.stop(2000);
+        engine = null;
+        await new Promise((resolve) => server.close(resolve));
+      }
     });
 
     it('fails a message that is still deferred at its maximum age', async () => {

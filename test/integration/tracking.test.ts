@@ -138,6 +138,17 @@ for (const backend of backends()) {
       expect(stats.json().totals).toMatchObject({ sent: 1, opened: 1, clicked: 1 });
     });
 
+    // Regression: a link with non-ASCII characters was rewritten, but its click answered 500
+    // (a Location header may only carry ASCII).
+    it('redirects a link with non-ASCII characters to its percent-encoded form', async () => {
+      await setUp();
+      await send({ to: 'uni@example.org', html: '<p><a href="https://shop.example/日本?q=€">見る</a></p>', tracking: { clicks: true } });
+      const [link] = trackedLinks(await deliveredHtml('uni@example.org'));
+      const click = await hit(pathOf(link!));
+      expect(click.statusCode).toBe(302);
+      expect(click.headers.location).toBe('https://shop.example/%E6%97%A5%E6%9C%AC?q=%E2%82%AC');
+    });
+
     it('flags a machine open and reports the first human open after it; repeats write nothing', async () => {
       await setUp();
       const id = await send({ to: 'bob@example.org', html: '<p>Hi <a href="https://shop.example/">shop</a></p>', tracking: { opens: true } });

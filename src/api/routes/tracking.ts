@@ -115,8 +115,21 @@ export async function trackingRoutes(app: FastifyInstance, ctx: ApiContext, sett
         request.log.error({ err: error }, 'recording a click failed');
         url = clickDestination(settings, request.params.token);
       }
-      if (url === null) return reply.status(404).headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(notFoundPage());
-      return reply.headers({ 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).redirect(url, 302);
+      const location = url === null ? null : asLocation(url);
+      if (location === null) return reply.status(404).headers(PAGE_HEADERS).type('text/html; charset=utf-8').send(notFoundPage());
+      return reply.headers({ 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).redirect(location, 302);
     },
   );
+}
+
+/**
+ * The signed URL as a Location header: percent-encoded, since a header may only carry ASCII
+ * (a link to `https://example.com/日本` would otherwise fail the response). Null if it does not parse.
+ */
+function asLocation(url: string): string | null {
+  try {
+    return new URL(url).href;
+  } catch {
+    return null;
+  }
 }

@@ -114,6 +114,11 @@ export class PostgresStore implements Store {
     this.#pool = new pg.Pool({
       connectionString: config.connectionString,
       max: config.poolSize ?? 10,
+      // A database that does not answer at all (network partition) fails fast with 503 instead
+      // of holding requests for minutes; keep-alive notices a dead peer on open connections.
+      connectionTimeoutMillis: 10_000,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
       ...(config.schema ? { options: `-c search_path=${config.schema}` } : {}),
     });
     // An idle client losing its connection (database restart) must not crash the process.
@@ -265,7 +270,7 @@ export class PostgresStore implements Store {
     // Plain submissions (no idempotency key, no batch record) cannot conflict with anything: all
     // of them go in three statements. The others each get a savepoint of their own.
     const plain = group.filter((item) => !item.submission.idempotency && !item.submission.batch);
-    const special = group.filter((item) => item.submission.idempotency || item.submission.batch);
+    const special = group.filter((item) => item.submission.idempotency !== undefined || item.submission.batch !== undefined);
     try {
       await this.#transaction(async (client) => {
         const events: NewEvent[] = [];
@@ -288,9 +293,11 @@ export class PostgresStore implements Store {
               outcomes.set(item, { ok: { kind: 'accepted' } });
               events.push(...item.submission.events);
             }
-          } catch (error) {
+          } catch {
+            // One of them is bad (e.g. text PostgreSQL cannot store): take them one by one, so
+            // only that one fails and its neighbours are accepted.
             await client.query('ROLLBACK TO SAVEPOINT accept_plain');
-            for (const item of plain) outcomes.set(item, { error });
+            special.unshift(...plain);
           }
         }
         for (const item of special) {
