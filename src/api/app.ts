@@ -26,6 +26,7 @@ import { MetricsRegistry } from '../lib/metrics.js';
 import { suppressionRoutes } from './routes/v1/suppressions.js';
 import { webhookRoutes } from './routes/v1/webhooks.js';
 import { domainRoutes } from './routes/v1/domains.js';
+import { workspaceRoutes } from './routes/v1/workspace.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
 import type { UnsubscribeSettings } from '../services/unsubscribe.js';
 import { feedbackRoutes } from './routes/v1/feedback.js';
@@ -129,6 +130,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(async (scope) => suppressionRoutes(scope, ctx));
   await app.register(async (scope) => webhookRoutes(scope, ctx));
   await app.register(async (scope) => domainRoutes(scope, ctx));
+  await app.register(async (scope) => workspaceRoutes(scope, ctx));
   const unsubscribe = options.unsubscribe;
   if (unsubscribe) await app.register(async (scope) => unsubscribeRoutes(scope, ctx, unsubscribe));
   const feedback = options.feedback;

@@ -1,7 +1,9 @@
 /**
  * Wires sending domains for the CLI's runtime and `herald serve`: the From-domain policy from the
  * settings, the master key that seals DKIM keys (`--master-key`, else `<data>/master.key`), and
- * for a delivering process the store-backed key source its signer reads.
+ * for a delivering process the store-backed key source its signer reads (which also aligns return
+ * paths with verified domains); a bounce listener that does not deliver gets the verified domains
+ * alone.
  */
 import { hostname } from 'node:os';
 import type { HeraldConfig } from '../config/schema.js';
@@ -49,7 +51,7 @@ export function domainSettings(config: Readonly<HeraldConfig>): DomainSettings {
 }
 
 export interface DomainKeysSetup {
-  /** For a delivering process: the verified domains' keys, refreshed from the store. */
+  /** For a delivering process: the verified domains' keys, refreshed from the store; for a listener only: the verified domains. */
   keys: StoreDkimKeys | null;
   stop: () => void;
 }
@@ -62,7 +64,7 @@ export async function setUpDomainKeys(
   config: Readonly<HeraldConfig>,
   deps: ServiceDeps,
   logger: Logger,
-  options: { delivery: boolean },
+  options: { delivery: boolean; returnPaths?: boolean },
 ): Promise<DomainKeysSetup> {
   const master = loadSecretKey({ dataDir: config.data, configured: config.masterKey, file: MASTER_KEY_FILE, field: 'masterKey' });
   if (master.generated) logger.info({ path: master.path }, 'generated the master key that seals DKIM keys of sending domains: back it up');
@@ -73,7 +75,8 @@ export async function setUpDomainKeys(
     );
   }
   const sealer = createKeySealer(master.key);
-  const keys = options.delivery ? new StoreDkimKeys({ store: deps.store, sealer, log: logger.child({ component: 'domains' }) }) : null;
+  const watch = options.delivery || options.returnPaths === true;
+  const keys = watch ? new StoreDkimKeys({ store: deps.store, sealer, log: logger.child({ component: 'domains' }), signing: options.delivery }) : null;
   deps.domains = {
     ...(deps.domains ?? domainSettings(config)),
     sealer,

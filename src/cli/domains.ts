@@ -187,7 +187,7 @@ export function registerDomainCommands(program: Command): void {
     }),
   );
 
-  withApi(domains.command('remove').description('remove a sending domain and its keys; mail from it is refused from then on').argument('<domain>', 'domain name or id')).action(
+  withApi(domains.command('remove').description('remove a sending domain and its keys; new mail from it is refused, queued mail from it fails').argument('<domain>', 'domain name or id')).action(
     run(async (domain: string, flags: ApiFlags) => {
       await clientOf(flags).request(domainPath(domain), { method: 'DELETE' });
       console.log(`Removed ${domain}.`);

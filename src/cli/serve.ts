@@ -64,11 +64,18 @@ export function registerServe(program: Command): void {
       const metrics = new MetricsRegistry();
       const admin = await bootstrap(deps);
       const unsubscribe = setUpUnsubscribe(config, logger);
-      const domainKeys = await setUpDomainKeys(config, deps, logger, { delivery: config.role === 'all' || config.role === 'worker' });
+      // Herald takes bounces back when it was told where they arrive: the bounce domain, or the
+      // return-path host that sending domains' `bounces.<domain>` records alias (its MX is the listener).
+      const receivesBounces = config.bounceDomain !== undefined || config.returnPathHost !== undefined;
+      const domainKeys = await setUpDomainKeys(config, deps, logger, {
+        delivery: config.role === 'all' || config.role === 'worker',
+        returnPaths: receivesBounces && config.role !== 'worker',
+      });
       // Bounces, complaints and provider webhooks close the loop into the suppression list.
       const feedback: FeedbackSettings = {
         key: unsubscribe.settings.key,
         bounceDomain: config.bounceDomain ?? null,
+        returnPathDomains: receivesBounces ? domainKeys.keys : null,
         softBounceLimit: config.softBounceLimit,
         softBounceWindowSeconds: config.softBounceWindow,
       };
@@ -124,16 +131,19 @@ export function registerServe(program: Command): void {
           batches: new BatchGate(deps.store),
           metrics,
           unsubscribe: unsubscribe.links,
-          ...(config.bounceDomain !== undefined ? { returnPath: { key: unsubscribe.settings.key, domain: config.bounceDomain } } : {}),
+          ...(receivesBounces ? { returnPath: { key: unsubscribe.settings.key, domain: config.bounceDomain, domains: domainKeys.keys } } : {}),
           tracking: trackingLinksOf(config, unsubscribe.settings.key),
           frequencyCap: frequencyCapOf(config),
           // Bounces in SMTP replies count toward the same limit as reported ones.
           softBounces: { limit: feedback.softBounceLimit, windowSeconds: feedback.softBounceWindowSeconds },
           // Configured keys (--dkim-key) and verified sending domains' keys sign side by side. Without
-          // configured keys the signing threads start with the first message that has a key.
+          // configured keys the signing threads start with the first message that has a key. Where
+          // From domains are checked, mail whose domain was deleted (or fell back to pending) after
+          // acceptance fails instead of leaving unsigned.
           signer: new MessageSigner(
             config.dkimKey && config.dkimKey.length > 0 ? signingPool() : signingPool,
             composeKeySources(loadDkimKeys(config.dkimKey ?? []), ...(domainKeys.keys ? [domainKeys.keys] : [])),
+            { senders: deps.domains?.allowUnverified === true ? null : domainKeys.keys },
           ),
         });
         const running = engine;
@@ -202,7 +212,7 @@ export function registerServe(program: Command): void {
           allowInsecureAuth: config.smtpAllowInsecureAuth,
           logger: logger.child({ component: 'smtp' }),
         });
-        if (config.bounceDomain !== undefined) {
+        if (receivesBounces) {
           bounces = await startBounceServer({
             deps,
             settings: feedback,
@@ -233,7 +243,9 @@ export function registerServe(program: Command): void {
         banner({
           ...(apiUrl ? { api: apiUrl } : {}),
           ...(relay ? { smtp: `${config.host}:${relay.port} (${tlsNote}; AUTH with key id / secret)` } : {}),
-          ...(bounces ? { bounces: `${config.host}:${bounces.port} (mail for ${config.bounceDomain ?? ''}: VERP bounces, fbl@, unsubscribe)` } : {}),
+          ...(bounces
+            ? { bounces: `${config.host}:${bounces.port} (mail for ${[config.bounceDomain, 'bounces.<verified domain>'].filter(Boolean).join(', ')}: VERP bounces, unsubscribe${config.bounceDomain ? ', fbl@' : ''})` }
+            : {}),
           store: config.databaseUrl ? 'postgresql' : `sqlite ${join(config.data, 'herald.db')}`,
           ...(way ? { delivery: way.description } : {}),
           admin,

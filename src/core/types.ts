@@ -87,6 +87,11 @@ export type Content =
       /** The message as received; base64 when it was not valid UTF-8, so no byte is lost. */
       raw: string;
       encoding?: 'utf8' | 'base64';
+      /**
+       * The From header's domain (A-labels) as acceptance read and approved it: DKIM signs for
+       * exactly this domain. Absent without a From header, and in content accepted before it was kept.
+       */
+      fromDomain?: string;
     };
 
 export interface Message {

@@ -37,7 +37,7 @@ import {
 import type { BatchGate } from './batch-gate.js';
 import { MessageBuilder, type ReturnPathSettings } from './message-builder.js';
 import type { UnsubscribeLinkSettings } from '../tracking/unsubscribe-links.js';
-import type { MessageSigner } from './message-signer.js';
+import { SenderNotVerifiedError, type MessageSigner } from './message-signer.js';
 import { OutcomeWriter } from './outcome-writer.js';
 import { EngineMetrics } from './engine-metrics.js';
 import { SuppressionCheck } from './suppression-check.js';
@@ -168,9 +168,11 @@ export class Engine {
       await this.#suppressions.load(claimed);
       // Then the frequency caps of broadcast mail, one call per chunk (suppressed mail takes no place).
       await this.#frequency.load(claimed, now, (message) => this.#suppressions.hitFor(message) !== undefined);
+      // Which From domains are still verified, seen after the claim (so after every message's acceptance).
+      if (claimed.length > 0) await this.#o.signer?.refreshSenders();
     } catch (error) {
       // Unchecked mail must not go: the chunk goes back to the queue, due again in a second.
-      this.#o.logger.error({ err: error, messages: claimed.length }, 'suppression or frequency-cap check failed; returning the chunk to the queue');
+      this.#o.logger.error({ err: error, messages: claimed.length }, 'suppression, frequency-cap or sending-domain check failed; returning the chunk to the queue');
       for (const message of claimed) this.#writer.add(outcomeOfHold(this.#context(now), message, 1000));
       return 0;
     }
@@ -296,8 +298,13 @@ export class Engine {
     let outgoing = built.outgoing;
     if (this.#o.signer) {
       try {
-        outgoing = await this.#o.signer.sign(outgoing, built.fromDomain);
+        outgoing = await this.#o.signer.sign(outgoing, built.fromDomain, message.workspaceId);
       } catch (error) {
+        if (error instanceof SenderNotVerifiedError) {
+          // Its domain was deleted or fell back to pending after acceptance: unsigned, it would fail DMARC.
+          this.#writer.add(outcomeOfFailure(this.#context(now), message, error.message));
+          return;
+        }
         // A signer fault (a worker thread died) is ours, not the message's: try again later.
         this.#o.logger.error({ err: error, messageId: message.id }, 'DKIM signing failed');
         const result = { code: 0, reply: `4.3.0 DKIM signing failed: ${(error as Error).message}` };

@@ -9,7 +9,9 @@
  * there is exactly one of each), `{{unsubscribe_url}}` filled in its template or plain content,
  * and a footer with the link when its content shows none (tracking/unsubscribe-body.ts).
  * Transactional mail gets none of these. With a bounce domain, every message leaves with its own
- * signed VERP envelope sender (tracking/verp.ts), so every bounce names the message it is about.
+ * signed VERP envelope sender (tracking/verp.ts), so every bounce names the message it is about;
+ * mail from a verified sending domain of its workspace gets it at that domain's return-path host
+ * `bounces.<domain>` (and its unsubscribe mailto there), so SPF aligns with the From domain.
  * Content that asks for open/click tracking gets its html links sent through `/t/c/…` and an open
  * pixel, per recipient, after the unsubscribe parts (mime/link-rewriter.ts); DKIM signs the result.
  */
@@ -21,14 +23,15 @@ import type { ClaimedMessage } from '../store/store.js';
 import { bodyTraits, withHtmlFooter, withTextFooter, withUnsubscribeUrl, type BodyTraits } from '../tracking/unsubscribe-body.js';
 import { listUnsubscribeHeaders, unsubscribeToken, unsubscribeUrl, type UnsubscribeLinkSettings } from '../tracking/unsubscribe-links.js';
 import type { OutgoingMessage } from '../transports/transport.js';
-import { bounceAddress } from '../tracking/verp.js';
+import { bounceAddress, type ReturnPathDomains } from '../tracking/verp.js';
 import { rewriteLinks } from '../mime/link-rewriter.js';
+import { headerBlock, readFromHeader } from '../mime/from-header.js';
 import { clickUrl, openPixelUrl, type TrackingLinkSettings } from '../tracking/tracking-links.js';
 
 type StructuredContent = Extract<Content, { kind: 'structured' }>;
 type TemplateContent = Extract<Content, { kind: 'template' }>;
 
-/** A built message and the domain of its From header, whose keys sign it. */
+/** A built message and the domain of its From header, whose keys sign it (relayed mail: the domain acceptance approved). */
 export interface BuiltMessage {
   outgoing: OutgoingMessage;
   fromDomain: string | null;
@@ -49,7 +52,7 @@ export interface MessageBuilderOptions {
   cacheSize?: number;
   /** Unsubscribe links for broadcast mail; none: broadcast mail leaves without them. */
   unsubscribe?: UnsubscribeLinkSettings | undefined;
-  /** VERP: each message's envelope sender becomes `bounces+<token>@<domain>` (`--bounce-domain`); none: the message's own sender. */
+  /** VERP: each message's envelope sender becomes `bounces+<token>@<domain>` (see ReturnPathSettings); none: the message's own sender. */
   returnPath?: ReturnPathSettings | undefined;
   /** Open/click tracking for contents that ask for it (`--public-url`); none: their html leaves untracked. */
   tracking?: TrackingLinkSettings | undefined;
@@ -58,8 +61,13 @@ export interface MessageBuilderOptions {
 /** What the builder needs to give each message its own signed return path (tracking/verp.ts). */
 export interface ReturnPathSettings {
   key: Uint8Array;
-  /** The bounce domain, whose MX is Herald's bounce listener. */
-  domain: string;
+  /** The bounce domain (`--bounce-domain`), whose MX is Herald's bounce listener; none: such mail keeps its own sender. */
+  domain?: string | undefined;
+  /**
+   * The verified sending domains: mail whose From domain is one of its workspace's leaves from
+   * `bounces+<token>@bounces.<from domain>` instead, SPF-aligned with the From domain.
+   */
+  domains?: ReturnPathDomains | null | undefined;
 }
 
 /** The body parts with the footer added, when the message gets one. */
@@ -72,17 +80,19 @@ function withFooter<T extends { html?: string | undefined; text?: string | undef
   };
 }
 
-const FROM_HEADER = /^From:[^\r\n]*?([^\s<@"]+@([^\s>"]+))/im;
-
 function domainOf(address: string): string {
   return address.slice(address.lastIndexOf('@') + 1).toLowerCase();
 }
 
-/** The From domain of a relayed message, read from its header block. */
-function fromDomainOfRaw(raw: string): string | null {
-  const end = raw.indexOf('\r\n\r\n');
-  const match = FROM_HEADER.exec(end < 0 ? raw : raw.slice(0, end));
-  return match?.[2]?.toLowerCase() ?? null;
+/**
+ * The From domain of a relayed message: the one acceptance approved and kept with the content, or,
+ * for content accepted before it was kept, read again with acceptance's own reader.
+ */
+function fromDomainOfRaw(content: Extract<Content, { kind: 'raw' }>): string | null {
+  if (content.fromDomain !== undefined) return content.fromDomain;
+  if (content.encoding === 'base64') return null;
+  const from = readFromHeader(headerBlock(content.raw));
+  return from.kind === 'mailbox' ? from.domain : null;
 }
 
 export class MessageBuilder {
@@ -103,13 +113,23 @@ export class MessageBuilder {
   }
 
   /**
-   * The envelope sender (MAIL FROM): the message's VERP address when a bounce domain is set, so
-   * every bounce names its message; a null sender (`<>`, relayed auto-replies) stays null.
+   * The envelope sender (MAIL FROM): the message's VERP address at its From domain's return-path
+   * host when that is a verified sending domain of its workspace, else at the bounce domain when
+   * one is set, so every bounce names its message; a null sender (`<>`, relayed auto-replies)
+   * stays null.
    */
-  #envelopeSender(message: ClaimedMessage): string {
+  #envelopeSender(message: ClaimedMessage, fromDomain: string | null): string {
     const returnPath = this.#returnPath;
     if (returnPath === null || message.sender === '') return message.sender;
-    return bounceAddress(returnPath.key, 'verp', message.id, returnPath.domain) ?? message.sender;
+    const domain = this.#alignedReturnPath(message, fromDomain) ?? returnPath.domain;
+    return (domain === undefined ? null : bounceAddress(returnPath.key, 'verp', message.id, domain)) ?? message.sender;
+  }
+
+  /** `bounces.<from domain>` when the From domain is a verified sending domain of the message's workspace. */
+  #alignedReturnPath(message: ClaimedMessage, fromDomain: string | null): string | null {
+    const domains = this.#returnPath?.domains;
+    if (fromDomain === null || domains === undefined || domains === null) return null;
+    return domains.returnPathDomainFor(fromDomain, message.workspaceId);
   }
 
   /**
@@ -155,8 +175,9 @@ export class MessageBuilder {
       stream: message.stream,
     });
     const url = unsubscribeUrl(settings.baseUrl(), token);
-    // The mailto address lives at the bounce domain, whose listener turns mail to it into an unsubscribe.
-    const mailto = settings.mailtoDomain === undefined ? null : bounceAddress(settings.key, 'unsubscribe', message.id, settings.mailtoDomain);
+    // The mailto address lives at the bounce domain (or the From domain's return-path host), whose listener turns mail to it into an unsubscribe.
+    const mailtoDomain = this.#alignedReturnPath(message, domainOf(content.from.email)) ?? settings.mailtoDomain;
+    const mailto = mailtoDomain === undefined ? null : bounceAddress(settings.key, 'unsubscribe', message.id, mailtoDomain);
     const traits = this.#traitsOf(contentKey, content);
     return { url, headers: listUnsubscribeHeaders(url, mailto), footer: settings.footer && !traits.showsLink, placeholder: traits.placeholder };
   }
@@ -184,11 +205,17 @@ export class MessageBuilder {
 
   /** The message as it will be handed to the transport. Throws when the content cannot be composed. */
   async build(message: ClaimedMessage, now: Date): Promise<BuiltMessage> {
+    const built = await this.#compose(message, now);
+    // The return path depends on the From domain, known once the message is composed.
+    return { ...built, outgoing: { ...built.outgoing, sender: this.#envelopeSender(message, built.fromDomain) } };
+  }
+
+  async #compose(message: ClaimedMessage, now: Date): Promise<BuiltMessage> {
     const content = message.content;
-    const out = { id: message.id, sender: this.#envelopeSender(message), recipient: message.recipient };
+    const out = { id: message.id, sender: message.sender, recipient: message.recipient };
     if (content.kind === 'raw') {
-      if (content.encoding === 'base64') return { outgoing: { ...out, raw: Buffer.from(content.raw, 'base64') }, fromDomain: null };
-      return { outgoing: { ...out, raw: content.raw }, fromDomain: fromDomainOfRaw(content.raw) };
+      if (content.encoding === 'base64') return { outgoing: { ...out, raw: Buffer.from(content.raw, 'base64') }, fromDomain: fromDomainOfRaw(content) };
+      return { outgoing: { ...out, raw: content.raw }, fromDomain: fromDomainOfRaw(content) };
     }
     const fromDomain = domainOf(content.from.email);
     if (content.kind === 'template') {

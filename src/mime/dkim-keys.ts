@@ -9,9 +9,13 @@ import { readFileSync } from 'node:fs';
 import { HeraldError } from '../core/errors.js';
 import type { DkimKey } from './dkim-sign.js';
 
-/** Which keys sign mail whose From domain is `domain` (none: send unsigned). */
+/**
+ * Which keys sign mail of workspace `workspaceId` whose From domain is `domain` (none: send
+ * unsigned). A sending domain's keys sign only the mail of the workspace that verified it;
+ * configured keys sign every workspace's (the operator vouches for their domains).
+ */
 export interface DkimKeySource {
-  keysFor(domain: string): readonly DkimKey[];
+  keysFor(domain: string, workspaceId: string): readonly DkimKey[];
 }
 
 const SPEC = /^([^:]+):([^:]+):(.+)$/;
@@ -42,6 +46,7 @@ export function loadDkimKeys(specs: readonly string[]): DkimKeySource {
     const key: DkimKey = { domain: domain.toLowerCase(), selector, algorithm: type === 'rsa' ? 'rsa-sha256' : 'ed25519-sha256', privateKey: pem };
     byDomain.set(key.domain, [...(byDomain.get(key.domain) ?? []), key]);
   });
+  // Server-wide: the same keys whatever the workspace.
   return { keysFor: (domain) => byDomain.get(domain.toLowerCase()) ?? [] };
 }
 
@@ -51,10 +56,10 @@ export function loadDkimKeys(specs: readonly string[]): DkimKeySource {
  */
 export function composeKeySources(...sources: DkimKeySource[]): DkimKeySource {
   return {
-    keysFor(domain) {
+    keysFor(domain, workspaceId) {
       const keys: DkimKey[] = [];
       for (const source of sources) {
-        for (const key of source.keysFor(domain)) if (!keys.some((k) => k.selector === key.selector)) keys.push(key);
+        for (const key of source.keysFor(domain, workspaceId)) if (!keys.some((k) => k.selector === key.selector)) keys.push(key);
       }
       return keys;
     },

@@ -13,7 +13,7 @@ import { PLATFORM_VARIABLES } from '../templates/variables.js';
 import type { ServiceDeps } from './deps.js';
 import { validateEmail, type AddressInput } from './email-input.js';
 import { resolveTemplateVersion } from './templates.js';
-import { resolveTracking, trackingShown, type TrackingInput } from './tracking-options.js';
+import { resolveWorkspaceTracking, trackingShown, type TrackingInput } from './tracking-options.js';
 import { frequencyCapShown, validFrequencyCap } from './frequency-cap-option.js';
 import type { FrequencyCap, FrequencyCapPolicy } from '../core/frequency-cap.js';
 
@@ -141,7 +141,8 @@ export async function validateBatchOptions(deps: ServiceDeps, workspaceId: strin
     maxComplaintRate: rate('policies.max_complaint_rate', input.policies?.max_complaint_rate, DEFAULT_GUARD_RAILS.maxComplaintRate),
     minOutcomes,
   };
-  const tracking = resolveTracking(deps, input.tracking);
+  // Read from the workspace even without html: the batch shows the option back.
+  const tracking = await resolveWorkspaceTracking(deps, workspaceId, input.tracking, { readWorkspace: true });
   const frequencyCap = validFrequencyCap(input.frequency_cap, stream);
   const content: ValidBatchOptions['content'] = {
     kind: 'template',

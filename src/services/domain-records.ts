@@ -60,9 +60,17 @@ export function recordTargets(settings: RecordTargetSettings): RecordTargets {
   return { returnPathHost, spfInclude: returnPathHost, trackingHost: bare(publicHost ?? returnPathHost) };
 }
 
+const RETURN_PATH_LABEL = 'bounces.';
+
 /** The envelope (MAIL FROM) domain of mail from `domain`: SPF-aligned with it, bounces come back here. */
 export function returnPathName(domain: string): string {
-  return `bounces.${domain}`;
+  return `${RETURN_PATH_LABEL}${domain}`;
+}
+
+/** The sending domain whose return-path domain `host` is (`bounces.example.com` → `example.com`); null for any other name. */
+export function returnPathOwner(host: string): string | null {
+  const name = host.trim().toLowerCase().replace(/\.$/, '');
+  return name.startsWith(RETURN_PATH_LABEL) && name.length > RETURN_PATH_LABEL.length ? name.slice(RETURN_PATH_LABEL.length) : null;
 }
 
 export function trackingName(domain: string): string {

@@ -29,7 +29,7 @@ import type { FeedbackFact, FeedbackProvider } from '../feedback/feedback-types.
 import { parseProviderFeedback } from '../feedback/providers.js';
 import { readInboundReport } from '../feedback/report.js';
 import type { NewEvent, NewSuppression } from '../store/store.js';
-import { bounceAddressKind, readBounceToken } from '../tracking/verp.js';
+import { bounceAddressKind, readBounceToken, type ReturnPathDomains } from '../tracking/verp.js';
 import type { Principal, ServiceDeps } from './deps.js';
 import { byMessageIdHeader, factsForVerpMessage, inWorkspace, verpMessageId, type Attributed, type Attribution } from './feedback-attribution.js';
 import { requireScope } from './keys.js';
@@ -40,8 +40,13 @@ import { unsubscribeByMailto } from './unsubscribe.js';
 export interface FeedbackSettings {
   /** The key bounce-domain addresses are signed with (`--secret-key`). */
   key: Uint8Array;
-  /** `--bounce-domain`; null: no listener (provider webhooks still work). */
+  /** `--bounce-domain`; null: none (provider webhooks still work). */
   bounceDomain: string | null;
+  /**
+   * The verified sending domains, whose return-path hosts `bounces.<domain>` take VERP and
+   * unsubscribe mail too; none: the bounce domain only.
+   */
+  returnPathDomains?: Pick<ReturnPathDomains, 'isReturnPathDomain'> | null | undefined;
   /** `--soft-bounce-limit`. */
   softBounceLimit: number;
   /** `--soft-bounce-window`, seconds. */
@@ -68,21 +73,29 @@ export type InboundRecipient =
 
 /**
  * Whether the listener takes mail for `address`: a VERP or unsubscribe address whose token
- * verifies, or a feedback-loop address (`fbl@`, `abuse@`, `arf@`), at the bounce domain.
+ * verifies, or a feedback-loop address (`fbl@`, `abuse@`, `arf@`), at the bounce domain; a VERP
+ * or unsubscribe address whose token verifies at the return-path host `bounces.<domain>` of a
+ * verified sending domain. The token is the gate: it names one message and cannot be made up.
  */
 export function inboundRecipient(settings: FeedbackSettings, address: string): InboundRecipient {
-  if (settings.bounceDomain === null) return { accept: false, reason: 'no bounce domain is configured' };
-  const kind = bounceAddressKind(address, settings.bounceDomain);
+  const host = address.slice(address.lastIndexOf('@') + 1).toLowerCase();
+  const atBounceDomain = settings.bounceDomain !== null && host === settings.bounceDomain.toLowerCase();
+  const atReturnPath = !atBounceDomain && address.includes('@') && settings.returnPathDomains?.isReturnPathDomain(host) === true;
+  if (!atBounceDomain && !atReturnPath) {
+    return { accept: false, reason: settings.bounceDomain === null && !settings.returnPathDomains ? 'no bounce domain is configured' : 'not an address of the bounce domain or of a verified return-path domain' };
+  }
+  const kind = bounceAddressKind(address, host);
   switch (kind.kind) {
     case 'feedback_loop':
-      return { accept: true, kind: 'feedback_loop' };
+      // Feedback loops are registered for the bounce domain only.
+      return atBounceDomain ? { accept: true, kind: 'feedback_loop' } : { accept: false, reason: 'feedback-loop addresses are at the bounce domain only' };
     case 'verp':
     case 'unsubscribe': {
       const messageId = readBounceToken(settings.key, kind.kind, kind.token);
       return messageId === null ? { accept: false, reason: `${kind.kind} token does not verify` } : { accept: true, kind: kind.kind, messageId };
     }
     default:
-      return { accept: false, reason: 'not an address of the bounce domain' };
+      return { accept: false, reason: 'not a VERP, unsubscribe or feedback-loop address' };
   }
 }
 

@@ -101,8 +101,8 @@ export async function authenticateIdAndSecret(deps: ServiceDeps, id: string, sec
   return principalOf(key);
 }
 
-/** Throws `insufficient_scope` unless the principal may do `needed` (send or read). */
-export function requireScope(principal: Principal, needed: 'send' | 'read'): void {
+/** Throws `insufficient_scope` unless the principal may do `needed` (send or read; full: only a full key). */
+export function requireScope(principal: Principal, needed: 'send' | 'read' | 'full'): void {
   if (principal.scope !== 'full' && principal.scope !== needed) {
     throw new HeraldError('insufficient_scope', { scope: principal.scope, needed });
   }

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { HeraldError, invalid } from '../core/errors.js';
 import { compileParts } from '../templates/render.js';
 import { decodeEncodedWords } from '../mime/decode-words.js';
+import { readFromHeader } from '../mime/from-header.js';
 import type { Content, Message, Stream } from '../core/types.js';
 import type { BatchRecord, NewEvent, Submission } from '../store/store.js';
 import type { Principal, ServiceDeps } from './deps.js';
@@ -18,7 +19,7 @@ import { suppressedAmong } from './suppressions.js';
 import { resolveTemplateVersion } from './templates.js';
 import { requireSendingDomain } from './sending-domain-policy.js';
 import type { SuppressionHit } from '../core/suppression.js';
-import { resolveTracking } from './tracking-options.js';
+import { resolveWorkspaceTracking } from './tracking-options.js';
 
 /** Idempotency records are honoured for this long (Resend and Stripe use 24 hours). */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3600 * 1000;
@@ -231,8 +232,9 @@ export async function sendEmail(
     ...(email.html !== undefined ? { html: email.html } : {}),
     ...(email.text !== undefined ? { text: email.text } : {}),
   };
-  // Tracking works on the html part; it is checked (and refused without --public-url) either way.
-  const tracking = resolveTracking(deps, input.tracking);
+  // Tracking works on the html part; it is checked (and refused without --public-url) either way,
+  // and the workspace's setting read only when there is html for it to apply to.
+  const tracking = await resolveWorkspaceTracking(deps, principal.workspaceId, input.tracking, { readWorkspace: content.html !== undefined });
   if (tracking !== undefined && content.html !== undefined) content.tracking = tracking;
   const recipients = [...new Set([...email.to, ...email.cc, ...email.bcc].map((a) => a.email))];
   const dueAt = email.sendAt ?? now;
@@ -262,14 +264,6 @@ export interface RawSubmission {
 
 const HEADER_END = /\r?\n\r?\n/;
 
-/** The address of a From header value (`Name <a@x.org>` or `a@x.org`); the first one of a list. */
-function fromHeaderAddress(value: string | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  const angle = /<([^<>\s]+@[^<>\s]+)>/.exec(value);
-  if (angle) return angle[1];
-  return /([^\s<>",;:]+@[^\s<>",;]+)/.exec(value)?.[1];
-}
-
 /** Reads one unfolded header value from the raw message's header block. */
 function headerValue(head: string, name: string): string | undefined {
   const match = new RegExp(`^${name}:[ \\t]*((?:.*)(?:\\r?\\n[ \\t].*)*)`, 'im').exec(head);
@@ -295,10 +289,16 @@ export async function acceptRaw(deps: ServiceDeps, principal: Principal, input: 
     added.push(`Message-ID: ${messageIdHeader}`);
   }
   if (headerValue(head, 'Date') === undefined) added.push(`Date: ${now.toUTCString().replace('GMT', '+0000')}`);
-  // The From header's domain is what DKIM and DMARC align to; the envelope sender stands in without one.
-  await requireSendingDomain(deps, principal, fromHeaderAddress(headerValue(head, 'From')) ?? input.mailFrom);
+  // The added headers are ASCII: the message is UTF-8 exactly when the input is.
+  const utf8 = isUtf8(input.raw);
+  // The From header's domain is what DKIM and DMARC align to; the envelope sender stands in without
+  // one. Herald's one reader of From headers (mime/from-header.ts) refuses what could be read two
+  // ways, and the domain approved here is kept with the content: DKIM signs for exactly that one.
+  const from = readFromHeader(utf8 ? Buffer.from(head, 'latin1').toString('utf8') : head);
+  if (from.kind === 'invalid') throw invalid('from', from.reason);
+  const approved = await requireSendingDomain(deps, principal, from.kind === 'mailbox' ? from.address : input.mailFrom);
+  const fromDomain = from.kind === 'mailbox' && approved !== null ? { fromDomain: approved } : {};
   const bytes = added.length > 0 ? Buffer.concat([Buffer.from(`${added.join('\r\n')}\r\n`), input.raw]) : input.raw;
-  const utf8 = isUtf8(bytes);
   const subjectRaw = headerValue(head, 'Subject') ?? '';
   const subject = decodeEncodedWords(utf8 ? Buffer.from(subjectRaw, 'latin1').toString('utf8') : subjectRaw);
   const drafts = [...new Set(input.recipients)].map((recipient) => ({
@@ -312,8 +312,8 @@ export async function acceptRaw(deps: ServiceDeps, principal: Principal, input: 
     messageIdHeader,
   }));
   const content: Content = utf8
-    ? { kind: 'raw', mailFrom: input.mailFrom, raw: bytes.toString('utf8'), encoding: 'utf8' }
-    : { kind: 'raw', mailFrom: input.mailFrom, raw: bytes.toString('base64'), encoding: 'base64' };
+    ? { kind: 'raw', mailFrom: input.mailFrom, raw: bytes.toString('utf8'), encoding: 'utf8', ...fromDomain }
+    : { kind: 'raw', mailFrom: input.mailFrom, raw: bytes.toString('base64'), encoding: 'base64', ...fromDomain };
   await markSuppressed(deps, principal, drafts);
   const built = buildSubmission(deps, principal, content, drafts, now);
   return commit(deps, built, undefined, now);

@@ -16,17 +16,18 @@ export function domainOfAddress(address: string): string {
 
 /**
  * Refuses mail from `address` unless its domain may send: throws `domain_not_verified` (422)
- * naming `field` and what to do about it.
+ * naming `field` and what to do about it. Returns the domain approved, normalised (A-labels);
+ * null when any domain may send (`--allow-unverified`, capture) and this one is not a domain name.
  */
-export async function requireSendingDomain(deps: ServiceDeps, principal: Principal, address: string, field = 'from'): Promise<void> {
+export async function requireSendingDomain(deps: ServiceDeps, principal: Principal, address: string, field = 'from'): Promise<string | null> {
   const settings = deps.domains;
-  if (settings?.allowUnverified) return;
   const raw = domainOfAddress(address);
   const checked = normaliseDomainName(raw);
+  if (settings?.allowUnverified) return checked.ok ? checked.name : null;
   if (!checked.ok) throw new HeraldError('domain_not_verified', { field, domain: raw === '' ? '(no domain)' : raw, reason: 'is not a domain Herald can send from' });
-  if (settings?.operatorDomains.includes(checked.name)) return;
+  if (settings?.operatorDomains.includes(checked.name)) return checked.name;
   const domain = await deps.store.findDomainByName(principal.workspaceId, checked.name);
-  if (domain?.status === 'verified') return;
+  if (domain?.status === 'verified') return checked.name;
   throw new HeraldError('domain_not_verified', {
     field,
     domain: checked.name,

@@ -1,9 +1,10 @@
 /**
- * The bounce and feedback listener: the SMTP server the bounce domain's MX points at. It takes
- * mail for the addresses Herald hands out there and nothing else: VERP return paths
- * (`bounces+<token>@`), List-Unsubscribe mailto addresses (`unsubscribe+<token>@`), whose tokens
- * must verify at RCPT, and the feedback-loop addresses (`fbl@`, `abuse@`, `arf@`). Every other
- * recipient is refused with 550. There is no AUTH: anyone on the internet may send here, so every
+ * The bounce and feedback listener: the SMTP server the MX of the bounce domain and of the
+ * return-path host points at. It takes mail for the addresses Herald hands out there and nothing
+ * else: VERP return paths (`bounces+<token>@`) and List-Unsubscribe mailto addresses
+ * (`unsubscribe+<token>@`), at the bounce domain or at `bounces.<domain>` of a verified sending
+ * domain, whose tokens must verify at RCPT, and the feedback-loop addresses (`fbl@`, `abuse@`,
+ * `arf@`) of the bounce domain. Every other recipient is refused with 550. There is no AUTH: anyone on the internet may send here, so every
  * report is read as hostile (src/feedback/ bounds what it reads) and the size is capped.
  *
  * `250` is answered once the report is handled (recorded, or ignored with a logged reason);

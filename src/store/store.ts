@@ -14,6 +14,7 @@ import type { MessageStatus } from '../core/message-state.js';
 import type { SuppressionHit, SuppressionReason, SuppressionScope } from '../core/suppression.js';
 import type { RollupCounts } from '../core/event-rollup.js';
 import type { FrequencyVerdict, SendRequest } from '../core/frequency-cap.js';
+import type { WorkspaceSettings, WorkspaceSettingsPatch } from '../core/workspace-settings.js';
 
 /** Thrown by adapters when a unique constraint fails; services turn it into `conflict`. */
 export class UniqueViolation extends Error {
@@ -575,6 +576,10 @@ export interface Store {
   createWorkspace(workspace: Workspace): Promise<void>;
   listWorkspaces(): Promise<Workspace[]>;
   findWorkspace(idOrName: string): Promise<Workspace | null>;
+  /** The workspace's settings (migrations/011_workspace_settings.sql); null when there is no such workspace. */
+  getWorkspaceSettings(workspaceId: string): Promise<WorkspaceSettings | null>;
+  /** Applies the patch key by key in one statement or transaction; returns the settings now stored, null when there is no such workspace. */
+  updateWorkspaceSettings(workspaceId: string, patch: WorkspaceSettingsPatch): Promise<WorkspaceSettings | null>;
 
   insertApiKey(key: ApiKeyRecord): Promise<void>;
   findApiKey(id: string): Promise<ApiKeyRecord | null>;

@@ -34,7 +34,8 @@ export interface UnsubscribeLinkSettings {
   footer: boolean;
   /**
    * Where the mailto address lives (`--bounce-domain`, whose listener turns mail to it into an
-   * unsubscribe); none: the header carries the URL alone.
+   * unsubscribe; mail from a verified sending domain has it at `bounces.<domain>` instead, see
+   * engine/message-builder.ts); none: the header carries the URL alone.
    */
   mailtoDomain?: string | undefined;
 }

@@ -87,6 +87,20 @@ export function bounceAddress(key: Uint8Array, purpose: BounceAddressPurpose, me
   return local.length <= MAX_LOCAL_PART ? `${local}@${domain}` : null;
 }
 
+/**
+ * Which hosts besides the bounce domain carry signed addresses: the return-path domain
+ * `bounces.<d>` of every verified sending domain `d`, whose record aliases the return-path host
+ * (MX to the bounce listener, SPF of the sending addresses). Mail from `d` leaves with its VERP
+ * address there, so SPF passes in alignment with the From domain. Answered from memory by the
+ * sending domains' key source (services/domain-signing-keys.ts).
+ */
+export interface ReturnPathDomains {
+  /** `bounces.<domain>` when `domain` is a verified sending domain of `workspaceId`; null otherwise. */
+  returnPathDomainFor(domain: string, workspaceId: string): string | null;
+  /** Whether `host` is `bounces.<d>` for a sending domain `d` that some workspace has verified. */
+  isReturnPathDomain(host: string): boolean;
+}
+
 /** What an address at the bounce domain is, by its local part alone (the token is not checked here). */
 export type BounceAddressKind =
   | { kind: 'verp' | 'unsubscribe'; token: string }

@@ -3,7 +3,9 @@
  * loopback as the world's DNS: adding a domain (records to publish, sealed keys), bad input,
  * workspace isolation and scopes, verification (missing, wrong, published, DNS down), key
  * rotation, the refusal of mail from unverified domains (and its exceptions), and DKIM signatures
- * made with the domain's key that verify against the key published in DNS.
+ * made with the domain's key that verify against the key published in DNS: only for the From
+ * domain acceptance approved, only with the sending workspace's own key, and none for queued mail
+ * of a domain that lapsed since (it fails instead).
  */
 import { randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
@@ -16,10 +18,11 @@ import { createKey } from '../../src/services/keys.js';
 import { createKeySealer } from '../../src/services/domain-keys.js';
 import { recordTargets, txtStrings } from '../../src/services/domain-records.js';
 import { StoreDkimKeys } from '../../src/services/domain-signing-keys.js';
+import { getMessage } from '../../src/services/messages.js';
 import { getOutboxRaw } from '../../src/services/outbox.js';
 import { acceptRaw, sendEmail } from '../../src/services/send.js';
 import { replyForHeraldError } from '../../src/smtp/smtp-reply-error.js';
-import type { DomainSettings } from '../../src/services/deps.js';
+import type { DomainSettings, Principal } from '../../src/services/deps.js';
 import { bearer, buildTestApp } from '../helpers/api.js';
 import { verifyDkimWithDns } from '../helpers/dkim-verify.js';
 import { startDnsServer, type TestDnsServer, type ZoneEntry } from '../helpers/dns-server.js';
@@ -428,7 +431,7 @@ for (const backend of backends()) {
         publish(domain);
         expect((await verify(domain.id)).status).toBe('verified');
         // The verify refreshed this process's signer: the very next message is signed.
-        expect(keys.keysFor('SIGNED.example.com').map((k) => k.selector)).toEqual(['first']);
+        expect(keys.keysFor('SIGNED.example.com', ctx.admin.workspaceId).map((k) => k.selector)).toEqual(['first']);
 
         const sendOne = async (subject: string) => {
           const sent = await sendEmail(ctx.deps, ctx.admin, { from: 'News <news@signed.example.com>', to: 'r@example.org', subject, text: 'signed body' });
@@ -442,7 +445,7 @@ for (const backend of backends()) {
 
         const rotating = (await call('POST', `/v1/domains/${domain.id}/rotate`, { selector: 'second', algorithm: 'ed25519' })).json() as DomainJson;
         // Pending keys do not sign.
-        expect(keys.keysFor('signed.example.com').map((k) => k.selector)).toEqual(['first']);
+        expect(keys.keysFor('signed.example.com', ctx.admin.workspaceId).map((k) => k.selector)).toEqual(['first']);
         publish(rotating, ['dkim_next']);
         expect((await verify(domain.id)).activated).toBe('second');
         const rotated = await sendOne('second key');
@@ -450,7 +453,7 @@ for (const backend of backends()) {
         expect(after).toEqual([expect.objectContaining({ selector: 'second', algo: 'ed25519-sha256', status: expect.objectContaining({ result: 'pass' }) })]);
 
         // Unverified domains have nothing to sign with.
-        expect(keys.keysFor('unverified.example.com')).toEqual([]);
+        expect(keys.keysFor('unverified.example.com', ctx.admin.workspaceId)).toEqual([]);
 
         // At rest the private key is sealed; another master key cannot open it (and says so once).
         const stored = (await ctx.store.listSigningKeys()).find((k) => k.domain === 'signed.example.com')!;
@@ -459,7 +462,7 @@ for (const backend of backends()) {
         const errors: string[] = [];
         const stranger = new StoreDkimKeys({ store: ctx.store, sealer: createKeySealer(randomBytes(32)), log: { error: (_details, message) => errors.push(message) } });
         await stranger.refresh();
-        expect(stranger.keysFor('signed.example.com')).toEqual([]);
+        expect(stranger.keysFor('signed.example.com', ctx.admin.workspaceId)).toEqual([]);
         const opened = errors.length;
         expect(opened).toBeGreaterThan(0);
         await ctx.store.recordDomainCheck(ctx.admin.workspaceId, domain.id, { status: 'verified', verifiedAt: new Date().toISOString(), lastCheck: {}, now: new Date().toISOString() });
@@ -468,6 +471,124 @@ for (const backend of backends()) {
       } finally {
         await pipeline.stop();
         ctx.deps.domains = settings;
+      }
+    });
+
+    /** A signer over the store's keys that also refuses mail of domains no longer verified, as `herald serve` runs it. */
+    const signingPipeline = async () => {
+      const keys = new StoreDkimKeys({ store: ctx.store, sealer: ctx.deps.domains!.sealer!, intervalMs: 60_000 });
+      const settings = ctx.deps.domains!;
+      ctx.deps.domains = { ...settings, allowUnverified: false, keysChanged: () => keys.refresh() };
+      await keys.refresh();
+      const pipeline = startPipeline(ctx, { signer: new MessageSigner(new DkimSignerPool({ threads: 1 }), keys, { senders: keys }) });
+      return {
+        keys,
+        stop: async () => {
+          await pipeline.stop();
+          ctx.deps.domains = settings;
+        },
+      };
+    };
+    const outboxCopy = (principal: Principal, id: string) =>
+      waitFor(`the outbox copy of ${id}`, async () => (await getOutboxRaw(ctx.deps, principal, id).catch(() => undefined)) ?? undefined, 15_000);
+    const addAs = async (secret: string, body: Record<string, unknown>): Promise<DomainJson> => {
+      const res = await call('POST', '/v1/domains', body, bearer(secret));
+      expect(res.statusCode, res.body).toBe(201);
+      return res.json();
+    };
+    const verifyAs = async (secret: string, id: string): Promise<string> => ((await call('POST', `/v1/domains/${id}/verify`, undefined, bearer(secret))).json() as DomainJson).status;
+
+    it('signs relayed mail only for the From domain acceptance approved: a forged display name is refused, a quoted one signs for the real address', async () => {
+      const signing = await signingPipeline();
+      try {
+        // bank.example.com is verified by its owner's workspace: its key is in the signers' view.
+        const owner = await createOtherWorkspace(ctx.deps, 'bank-owner');
+        const bank = await addAs(owner.secret, { name: 'bank.example.com', selector: 'bank' });
+        publish(bank);
+        expect(await verifyAs(owner.secret, bank.id)).toBe('verified');
+        const mine = await add({ name: 'mine.example.com', selector: 'mine' });
+        publish(mine);
+        expect((await verify(mine.id)).status).toBe('verified');
+
+        const relay = (from: string) =>
+          acceptRaw(ctx.deps, ctx.admin, { mailFrom: 'me@mine.example.com', recipients: ['r@example.org'], raw: Buffer.from(`From: ${from}\r\nTo: r@example.org\r\nSubject: hi\r\n\r\nhello\r\n`) });
+        for (const forged of ['victim@bank.example.com <me@mine.example.com>', 'me@mine.example.com, victim@bank.example.com', 'me@mine.example.com\r\nFrom: victim@bank.example.com']) {
+          const refused = await relay(forged).catch((e: unknown) => e);
+          expect(refused, forged).toBeInstanceOf(HeraldError);
+          expect((refused as HeraldError).message).toMatch(/^from: (the From header|the message has 2 From headers)/);
+          expect(replyForHeraldError(refused as HeraldError)).toMatchObject({ responseCode: 550, enhancedStatus: '5.6.0' });
+        }
+
+        // Quoted, the display name is only a name: accepted as mine.example.com and signed for it alone.
+        const sent = await relay('"victim@bank.example.com" <me@mine.example.com>');
+        const raw = await outboxCopy(ctx.admin, sent.messages[0]!.id);
+        const verdicts = await verifyDkimWithDns(raw, [dns.address]);
+        expect(verdicts).toEqual([expect.objectContaining({ signingDomain: 'mine.example.com', selector: 'mine', status: expect.objectContaining({ result: 'pass' }) })]);
+        expect(verdicts.filter((v) => v.signingDomain === 'bank.example.com')).toEqual([]);
+      } finally {
+        await signing.stop();
+      }
+    });
+
+    it('signs the mail of each workspace that verified the same domain with its own key only', async () => {
+      const signing = await signingPipeline();
+      try {
+        const other = await createOtherWorkspace(ctx.deps, 'shared-other');
+        const ours = await add({ name: 'shared.example.com', selector: 'ours' });
+        const theirs = await addAs(other.secret, { name: 'shared.example.com', selector: 'theirs' });
+        publish(ours);
+        publish(theirs, ['dkim']);
+        expect((await verify(ours.id)).status).toBe('verified');
+        expect(await verifyAs(other.secret, theirs.id)).toBe('verified');
+        expect(signing.keys.keysFor('shared.example.com', ctx.admin.workspaceId).map((k) => k.selector)).toEqual(['ours']);
+        expect(signing.keys.keysFor('shared.example.com', other.principal.workspaceId).map((k) => k.selector)).toEqual(['theirs']);
+        expect(signing.keys.keysFor('shared.example.com', 'ws_nobody')).toEqual([]);
+
+        for (const [principal, selector] of [[ctx.admin, 'ours'], [other.principal, 'theirs']] as const) {
+          const sent = await sendEmail(ctx.deps, principal, { from: 'news@shared.example.com', to: 'r@example.org', subject: selector, text: 'hi' });
+          const raw = await outboxCopy(principal, sent.messages[0]!.id);
+          expect(await verifyDkimWithDns(raw, [dns.address])).toEqual([
+            expect.objectContaining({ signingDomain: 'shared.example.com', selector, status: expect.objectContaining({ result: 'pass' }) }),
+          ]);
+        }
+      } finally {
+        await signing.stop();
+      }
+    });
+
+    it('fails mail queued for a domain deleted or back to pending since acceptance, instead of sending it unsigned', async () => {
+      const gone = await add({ name: 'gone.example.com' });
+      const lapsed = await add({ name: 'lapsed.example.com' });
+      const kept = await add({ name: 'kept.example.com' });
+      for (const domain of [gone, lapsed, kept]) {
+        publish(domain);
+        expect((await verify(domain.id)).status).toBe('verified');
+      }
+      // Accepted while verified, with no worker running: queued.
+      const queued = await Promise.all(
+        ['gone', 'lapsed', 'kept'].map(async (name) => (await sendEmail(ctx.deps, ctx.admin, { from: `news@${name}.example.com`, to: 'r@example.org', subject: name, text: 'hi' })).messages[0]!.id),
+      );
+      expect((await call('DELETE', `/v1/domains/${gone.id}`)).statusCode).toBe(204);
+      zones[record(lapsed, 'dkim').name.toLowerCase()] = { txt: ['v=DKIM1; k=rsa; p=AAAA'] };
+      expect((await verify(lapsed.id)).status).toBe('pending');
+
+      const signing = await signingPipeline();
+      try {
+        const settled = (id: string, status: string) =>
+          waitFor(`message ${id} to be ${status}`, async () => {
+            const found = await getMessage(ctx.deps, ctx.admin, id);
+            return found.message.status === status ? found.message : undefined;
+          }, 15_000);
+        for (const [id, domain] of [[queued[0]!, 'gone.example.com'], [queued[1]!, 'lapsed.example.com']] as const) {
+          const failed = await settled(id, 'failed');
+          expect(failed.lastReply).toContain(`the From domain ${domain} is no longer a verified sending domain of this workspace`);
+        }
+        await settled(queued[2]!, 'sent');
+        expect(await verifyDkimWithDns(await outboxCopy(ctx.admin, queued[2]!), [dns.address])).toEqual([
+          expect.objectContaining({ signingDomain: 'kept.example.com', status: expect.objectContaining({ result: 'pass' }) }),
+        ]);
+      } finally {
+        await signing.stop();
       }
     });
   });

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { domainSettings } from '../../src/cli/domain-setup.js';
 import { loadConfig, type ConfigSources } from '../../src/config/load.js';
 import { normaliseDomainName, normaliseSelector } from '../../src/core/domain-name.js';
-import { MessageSigner } from '../../src/engine/message-signer.js';
+import { MessageSigner, SenderNotVerifiedError } from '../../src/engine/message-signer.js';
 import { composeKeySources } from '../../src/mime/dkim-keys.js';
 import { DkimSignerPool } from '../../src/mime/dkim-pool.js';
 import { createKeySealer, generateDomainKey, publicKeyOfPem } from '../../src/services/domain-keys.js';
@@ -155,10 +155,12 @@ describe('composed DKIM key sources', () => {
   it('give every source’s keys for a domain, each selector once, the first source winning', () => {
     const k = (selector: string, privateKey: string) => ({ domain: 'example.com', selector, algorithm: 'rsa-sha256' as const, privateKey });
     const configured = { keysFor: (d: string) => (d === 'example.com' ? [k('s1', 'config')] : []) };
-    const stored = { keysFor: (d: string) => (d === 'example.com' ? [k('s1', 'stored'), k('s2', 'stored')] : []) };
+    const stored = { keysFor: (d: string, w: string) => (d === 'example.com' && w === 'ws_a' ? [k('s1', 'stored'), k('s2', 'stored')] : []) };
     const both = composeKeySources(configured, stored);
-    expect(both.keysFor('example.com').map((key) => `${key.selector}:${key.privateKey}`)).toEqual(['s1:config', 's2:stored']);
-    expect(both.keysFor('other.org')).toEqual([]);
+    expect(both.keysFor('example.com', 'ws_a').map((key) => `${key.selector}:${key.privateKey}`)).toEqual(['s1:config', 's2:stored']);
+    // Another workspace gets the configured (server-wide) keys, not ws_a's.
+    expect(both.keysFor('example.com', 'ws_b').map((key) => `${key.selector}:${key.privateKey}`)).toEqual(['s1:config']);
+    expect(both.keysFor('other.org', 'ws_a')).toEqual([]);
   });
 });
 
@@ -199,8 +201,34 @@ describe('a signer whose pool is made on demand', () => {
       return new DkimSignerPool({ threads: 1 });
     }, { keysFor: () => [] });
     const message = { id: 'msg_1', sender: 'a@example.com', recipient: 'b@example.org', raw: 'From: a@example.com\r\n\r\nhi\r\n' };
-    expect(await signer.sign(message, 'example.com')).toBe(message);
+    expect(await signer.sign(message, 'example.com', 'ws_a')).toBe(message);
     expect(made).toBe(0);
     await signer.close();
+  });
+});
+
+describe('a signer with a sender check', () => {
+  const message = { id: 'msg_1', sender: 'a@example.com', recipient: 'b@example.org', raw: 'From: a@example.com\r\n\r\nhi\r\n' };
+  const verified = new Set(['ws_a example.com']);
+  const senders = { verifies: (d: string, w: string) => verified.has(`${w} ${d}`), refresh: () => Promise.resolve() };
+
+  it('refuses mail whose From domain is no longer verified for its workspace, rather than sending it unsigned', async () => {
+    const signer = new MessageSigner(() => new DkimSignerPool({ threads: 1 }), { keysFor: () => [] }, { senders });
+    await expect(signer.sign(message, 'example.com', 'ws_b')).rejects.toBeInstanceOf(SenderNotVerifiedError);
+    await expect(signer.sign(message, 'gone.example.com', 'ws_a')).rejects.toThrow(/gone\.example\.com is no longer a verified sending domain/);
+    // Still verified, but its key would not open (another master key): it leaves unsigned, as documented.
+    expect(await signer.sign(message, 'example.com', 'ws_a')).toBe(message);
+    // No From domain (relayed mail without a From header): nothing to check.
+    expect(await signer.sign(message, null, 'ws_b')).toBe(message);
+    await signer.close();
+  });
+
+  it('asks nothing of mail that has keys (configured ones vouch for their domain), and checks nothing without a check', async () => {
+    const configured = { keysFor: (d: string) => (d === 'operator.example.com' ? [{ domain: d, selector: 's1', algorithm: 'rsa-sha256' as const, privateKey: 'x' }] : []) };
+    const pool = { sign: (raw: string) => Promise.resolve(`DKIM-Signature: x\r\n${raw}`), close: () => Promise.resolve() } as unknown as DkimSignerPool;
+    const signer = new MessageSigner(pool, configured, { senders });
+    expect((await signer.sign(message, 'operator.example.com', 'ws_b')).raw).toMatch(/^DKIM-Signature/);
+    const lenient = new MessageSigner(pool, { keysFor: () => [] });
+    expect(await lenient.sign(message, 'anything.example.com', 'ws_b')).toBe(message);
   });
 });

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { supersedes, transitionFor, verdictForFact } from '../../src/core/feedback-policy.js';
 import { createIdSource } from '../../src/lib/random-ids.js';
+import { returnPathName, returnPathOwner } from '../../src/services/domain-records.js';
+import { inboundRecipient, type FeedbackSettings } from '../../src/services/feedback.js';
 import { bounceAddress, bounceAddressKind, bounceToken, MAX_LOCAL_PART, readBounceToken } from '../../src/tracking/verp.js';
 
 const key = randomBytes(32);
@@ -32,7 +34,8 @@ describe('VERP and unsubscribe mailto addresses', () => {
     const last = token.at(-1) === 'a' ? 'b' : 'a';
     expect(readBounceToken(key, 'verp', token.slice(0, -1) + last)).toBeNull();
     expect(readBounceToken(key, 'verp', token.slice(0, -1))).toBeNull();
-    expect(readBounceToken(key, 'verp', `${token.slice(0, 5)}x${token.slice(6)}`)).toBeNull();
+    // (Swapped for a character it is not: replacing an `x` with `x` would change nothing.)
+    expect(readBounceToken(key, 'verp', `${token.slice(0, 5)}${token[5] === 'x' ? 'y' : 'x'}${token.slice(6)}`)).toBeNull();
     expect(readBounceToken(randomBytes(32), 'verp', token)).toBeNull();
     expect(readBounceToken(key, 'unsubscribe', token)).toBeNull();
     expect(readBounceToken(key, 'verp', '')).toBeNull();
@@ -52,6 +55,42 @@ describe('VERP and unsubscribe mailto addresses', () => {
     expect(bounceAddressKind('postmaster@bounce.example.com', 'bounce.example.com')).toEqual({ kind: 'other' });
     expect(bounceAddressKind('bounces+abc-def@example.com', 'bounce.example.com')).toEqual({ kind: 'other' });
     expect(bounceAddressKind('bounces+abc-def', 'bounce.example.com')).toEqual({ kind: 'other' });
+  });
+});
+
+describe('which recipients the bounce listener takes', () => {
+  const verified = new Set(['shop.example', 'news.example.org']);
+  const returnPathDomains = { isReturnPathDomain: (host: string) => verified.has(returnPathOwner(host) ?? '') };
+  const settings = (bounceDomain: string | null, withDomains = true): FeedbackSettings => ({
+    key, bounceDomain, softBounceLimit: 3, softBounceWindowSeconds: 86400, ...(withDomains ? { returnPathDomains } : {}),
+  });
+
+  it('names the sending domain of a return-path host, and nothing else', () => {
+    expect(returnPathOwner(returnPathName('shop.example'))).toBe('shop.example');
+    expect(returnPathOwner('Bounces.Shop.Example.')).toBe('shop.example');
+    expect(returnPathOwner('bounces.')).toBeNull();
+    expect(returnPathOwner('shop.example')).toBeNull();
+    expect(returnPathOwner('xbounces.shop.example')).toBeNull();
+  });
+
+  it('takes signed addresses at bounces.<d> of a verified domain, with or without a bounce domain', () => {
+    const id = ids.next('message');
+    for (const bounceDomain of ['bounce.herald.example', null]) {
+      expect(inboundRecipient(settings(bounceDomain), bounceAddress(key, 'verp', id, 'bounces.shop.example')!)).toEqual({ accept: true, kind: 'verp', messageId: id });
+      expect(inboundRecipient(settings(bounceDomain), bounceAddress(key, 'unsubscribe', id, 'BOUNCES.news.example.org')!)).toEqual({ accept: true, kind: 'unsubscribe', messageId: id });
+    }
+  });
+
+  it('refuses other hosts, feedback-loop addresses at a return-path host, and bad tokens, with the reason', () => {
+    const id = ids.next('message');
+    const at = (host: string, bounceDomain: string | null = 'bounce.herald.example') => inboundRecipient(settings(bounceDomain), bounceAddress(key, 'verp', id, host)!);
+    expect(at('bounces.unverified.example')).toMatchObject({ accept: false, reason: expect.stringMatching(/not an address of the bounce domain/) });
+    expect(at('shop.example')).toMatchObject({ accept: false });
+    expect(at('bounces.bounces.shop.example')).toMatchObject({ accept: false });
+    expect(inboundRecipient(settings(null), 'fbl@bounces.shop.example')).toMatchObject({ accept: false, reason: expect.stringMatching(/bounce domain only/) });
+    expect(inboundRecipient(settings('bounce.herald.example'), 'fbl@bounce.herald.example')).toEqual({ accept: true, kind: 'feedback_loop' });
+    expect(inboundRecipient(settings(null), `bounces+${bounceToken(randomBytes(32), 'verp', id)!}@bounces.shop.example`)).toEqual({ accept: false, reason: 'verp token does not verify' });
+    expect(inboundRecipient(settings(null, false), bounceAddress(key, 'verp', id, 'bounces.shop.example')!)).toEqual({ accept: false, reason: 'no bounce domain is configured' });
   });
 });
 

@@ -64,6 +64,8 @@ import * as webhooks from './postgres-webhooks.js';
 import * as webhookDispatch from './postgres-webhook-dispatch.js';
 import * as domains from './postgres-domains.js';
 import * as tracking from './postgres-tracking.js';
+import * as workspaces from './postgres-workspaces.js';
+import type { WorkspaceSettings, WorkspaceSettingsPatch } from '../../core/workspace-settings.js';
 import type { FrequencyVerdict } from '../../core/frequency-cap.js';
 import type { EngagementWrite, SendReservation } from '../store.js';
 import type { DomainCheckUpdate, NewDomainKey, SendingDomain, SigningKeyRecord } from '../store.js';
@@ -194,6 +196,15 @@ export class PostgresStore implements Store {
   async findWorkspace(idOrName: string): Promise<Workspace | null> {
     const { rows } = await this.#pool.query<WorkspaceRow>('SELECT * FROM workspaces WHERE id = $1 OR name = $1', [idOrName]);
     return rows[0] ? toWorkspace(rows[0]) : null;
+  }
+
+  // Workspace settings: delegated to postgres-workspaces.ts.
+  async getWorkspaceSettings(workspaceId: string): Promise<WorkspaceSettings | null> {
+    return workspaces.getWorkspaceSettings(this.#pool, workspaceId);
+  }
+
+  async updateWorkspaceSettings(workspaceId: string, patch: WorkspaceSettingsPatch): Promise<WorkspaceSettings | null> {
+    return workspaces.updateWorkspaceSettings(this.#pool, workspaceId, patch);
   }
 
   async insertApiKey(key: ApiKeyRecord): Promise<void> {

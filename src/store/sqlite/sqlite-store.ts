@@ -65,6 +65,8 @@ import * as webhooks from './sqlite-webhooks.js';
 import * as webhookDispatch from './sqlite-webhook-dispatch.js';
 import * as domains from './sqlite-domains.js';
 import * as tracking from './sqlite-tracking.js';
+import * as workspaces from './sqlite-workspaces.js';
+import type { WorkspaceSettings, WorkspaceSettingsPatch } from '../../core/workspace-settings.js';
 import type { FrequencyVerdict } from '../../core/frequency-cap.js';
 import type { EngagementWrite, SendReservation } from '../store.js';
 import type { DomainCheckUpdate, NewDomainKey, SendingDomain, SigningKeyRecord } from '../store.js';
@@ -184,6 +186,15 @@ export class SqliteStore implements Store {
       | WorkspaceRow
       | undefined;
     return row ? toWorkspace(row) : null;
+  }
+
+  // Workspace settings: delegated to sqlite-workspaces.ts.
+  async getWorkspaceSettings(workspaceId: string): Promise<WorkspaceSettings | null> {
+    return workspaces.getWorkspaceSettings(this.#db, workspaceId);
+  }
+
+  async updateWorkspaceSettings(workspaceId: string, patch: WorkspaceSettingsPatch): Promise<WorkspaceSettings | null> {
+    return this.#db.transaction(() => workspaces.updateWorkspaceSettings(this.#db, workspaceId, patch)).immediate();
   }
 
   async insertApiKey(key: ApiKeyRecord): Promise<void> {
