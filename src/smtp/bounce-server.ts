@@ -22,6 +22,7 @@ import type { Logger } from '../lib/logger.js';
 import type { ServiceDeps } from '../services/deps.js';
 import { inboundRecipient, recordInboundMail, type FeedbackResult, type FeedbackSettings, type InboundRecipient } from '../services/feedback.js';
 import { SmtpReplyError } from './smtp-reply-error.js';
+import { listenSmtp, type ListeningSmtp } from './listen.js';
 import type { TlsMaterial } from './tls.js';
 
 export interface BounceServerOptions {
@@ -41,11 +42,8 @@ export interface BounceServerOptions {
   name?: string;
 }
 
-export interface BounceServer {
-  port: number;
-  /** Stops accepting connections; waits up to `timeoutMs` for open transactions to finish. */
-  close(timeoutMs: number): Promise<void>;
-}
+/** Where it listens, and how to stop it: waits up to `timeoutMs` for open transactions. */
+export type BounceServer = ListeningSmtp;
 
 type Accepted = Extract<InboundRecipient, { accept: true }>;
 
@@ -117,26 +115,7 @@ export async function startBounceServer(options: BounceServerOptions): Promise<B
     }
   }
 
-  await new Promise<void>((resolve, reject) => {
-    server.server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.server.address();
-  const port = typeof address === 'object' && address ? address.port : options.port;
-  return {
-    port,
-    close: (timeoutMs: number) =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, timeoutMs);
-        server.close(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      }),
-  };
+  return listenSmtp(server, options.port, options.host);
 }
 
 /** One log line per fact: what was recorded, or why nothing was. */

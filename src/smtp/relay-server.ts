@@ -16,6 +16,7 @@ import type { Principal, ServiceDeps } from '../services/deps.js';
 import { authenticateIdAndSecret, keyForSmtpClient } from '../services/keys.js';
 import { acceptRaw } from '../services/send.js';
 import { replyForHeraldError, SmtpReplyError } from './smtp-reply-error.js';
+import { listenSmtp, type ListeningSmtp } from './listen.js';
 import type { TlsMaterial } from './tls.js';
 
 export interface RelayServerOptions {
@@ -32,11 +33,8 @@ export interface RelayServerOptions {
   name?: string;
 }
 
-export interface RelayServer {
-  port: number;
-  /** Stops accepting connections; waits up to `timeoutMs` for open transactions to finish. */
-  close(timeoutMs: number): Promise<void>;
-}
+/** Where it listens, and how to stop it: waits up to `timeoutMs` for open transactions. */
+export type RelayServer = ListeningSmtp;
 
 function receivedHeader(session: SMTPServerSession, serverName: string, now: Date): string {
   const helo = session.hostNameAppearsAs || 'unknown';
@@ -142,24 +140,5 @@ export async function startRelayServer(options: RelayServerOptions): Promise<Rel
   });
   server.on('error', (error: Error) => logger.warn({ err: error }, 'SMTP connection error'));
 
-  await new Promise<void>((resolve, reject) => {
-    server.server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.server.address();
-  const port = typeof address === 'object' && address ? address.port : options.port;
-  return {
-    port,
-    close: (timeoutMs: number) =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, timeoutMs);
-        server.close(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      }),
-  };
+  return listenSmtp(server, options.port, options.host);
 }
