@@ -3,19 +3,10 @@
  * insert also counts the event in the stats rollups (sqlite-rollups.ts), in the same transaction.
  */
 import type { Database } from 'better-sqlite3';
-import { LocalSignals, raisesDue } from '../signals.js';
 import type { AuditEntry, NewEvent } from '../store.js';
 import { rollUpEvent } from './sqlite-rollups.js';
+import { raiseForEvent } from './sqlite-signals.js';
 import { prepared } from './sqlite-statements.js';
-
-const SIGNALS = new WeakMap<Database, LocalSignals>();
-
-/** The in-process signals of a database: raised by every event append, heard after the commit. */
-export function signalsOf(db: Database): LocalSignals {
-  let signals = SIGNALS.get(db);
-  if (!signals) SIGNALS.set(db, (signals = new LocalSignals()));
-  return signals;
-}
 
 export function insertEvent(db: Database, event: NewEvent): void {
   prepared(
@@ -24,11 +15,7 @@ export function insertEvent(db: Database, event: NewEvent): void {
      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(event.id, event.workspaceId, event.type, event.messageId, event.batchId, event.recipient, JSON.stringify(event.data), event.createdAt);
   rollUpEvent(db, event);
-  const signals = SIGNALS.get(db);
-  if (signals) {
-    signals.raise('events');
-    if (raisesDue(event.type)) signals.raise('due');
-  }
+  raiseForEvent(db, event.type);
 }
 
 export function insertAudit(db: Database, entry: AuditEntry): void {
