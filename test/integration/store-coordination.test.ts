@@ -110,6 +110,20 @@ for (const backend of backends()) {
       expect(admitted).toBe(5);
     });
 
+    it('one worker throttled by a provider slows every worker at that destination', async () => {
+      ctx = await createTestContext({ backend });
+      let now = 7_000_000;
+      const clock = () => now;
+      const [throttled, other] = [sharedShapingBudget(ctx.store, clock), sharedShapingBudget(await second(), clock)];
+      // Both at 600 a minute (10/s, a burst of 50): the bucket is emptied.
+      expect(await other.take('google', 100, { perMinute: 600, burst: 50 })).toBe(50);
+      // One worker got 421s and asks at 60 a minute (1/s) now.
+      expect(await throttled.take('google', 0, { perMinute: 60, burst: 50 })).toBe(0);
+      now += 10_000;
+      // Ten seconds later the other worker, still at 10/s itself, gets what 1/s refilled.
+      expect(await other.take('google', 100, { perMinute: 600, burst: 50 })).toBe(10);
+    });
+
     it('wakes another process when mail is accepted (due) and when events are appended (events)', async () => {
       ctx = await createTestContext({ backend });
       // SQLite is one process: its signals are in-process, heard on the same store.

@@ -12,7 +12,8 @@
  * With a `shared` budget (several workers), sends are paid for from a bucket every worker shares
  * (kept in the store): each shaper asks it for about a second's worth at its current adaptive
  * rate and admits only against what it was granted, so a provider's limit holds for the whole
- * deployment, not per process. Connection caps stay per process.
+ * deployment, not per process; a rate cut after throttling is reported with the next request
+ * and slows every worker for a minute (core/token-bucket.ts). Connection caps stay per process.
  */
 import { HeraldError } from '../../core/errors.js';
 import { type AdaptiveRateState, initialRate, observeReply, recoveredAt, settle } from './adaptive-rate.js';
