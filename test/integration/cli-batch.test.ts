@@ -2,37 +2,15 @@
  * `herald batch …` as a user runs it: a real `herald serve` (capture delivery, temp data dir),
  * and the CLI as a child process talking to it over HTTP with HERALD_API_URL / HERALD_API_KEY.
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends, tempDir } from '../helpers/harness.js';
-import { REPO_ROOT, startHerald, type HeraldProcess } from '../helpers/herald-process.js';
+import { REPO_ROOT, runHerald as cli, startHerald, type HeraldProcess } from '../helpers/herald-process.js';
 
 const BIN = `${REPO_ROOT}bin/herald.js`;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const deadline = setTimeout(() => child.kill('SIGKILL'), 25_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(deadline);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** A local port nothing listens on. */
 async function closedPort(): Promise<number> {

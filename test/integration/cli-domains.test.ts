@@ -4,7 +4,6 @@
  * `herald domains add|verify|list` as child processes. Mail from the domain is refused until it
  * verifies, then leaves signed with its key, and the signature verifies against DNS.
  */
-import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,33 +11,12 @@ import { txtStrings } from '../../src/services/domain-records.js';
 import { verifyDkimWithDns } from '../helpers/dkim-verify.js';
 import { startDnsServer, type TestDnsServer, type ZoneEntry } from '../helpers/dns-server.js';
 import { backends, tempDir } from '../helpers/harness.js';
-import { REPO_ROOT, startHerald, type HeraldProcess } from '../helpers/herald-process.js';
+import { REPO_ROOT, runHerald as cli, startHerald, type HeraldProcess } from '../helpers/herald-process.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { waitFor } from '../helpers/wait.js';
 
 const BIN = `${REPO_ROOT}bin/herald.js`;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const deadline = setTimeout(() => child.kill('SIGKILL'), 25_000);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(deadline);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 interface RecordJson {
   purpose: string;
