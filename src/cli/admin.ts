@@ -1,4 +1,5 @@
 /** `herald keys …`, `herald workspaces …` and `herald migrate`: work on the store directly, also while a server runs. */
+import { table } from './table.js';
 import type { Command } from 'commander';
 import type { ApiKey } from '../core/types.js';
 import { createKey, listKeys, revokeKey } from '../services/keys.js';
@@ -25,11 +26,6 @@ function keyJson(key: ApiKey) {
     created_at: key.createdAt,
     revoked_at: key.revokedAt,
   };
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
-  return rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
 }
 
 function collect(value: string, previous: string[]): string[] {

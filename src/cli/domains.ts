@@ -6,6 +6,7 @@
  */
 import { Option, type Command } from 'commander';
 import { clientOf, run, withApi, type ApiFlags } from './batch.js';
+import { table } from './table.js';
 
 interface RecordJson {
   purpose: string;
@@ -38,25 +39,18 @@ interface OutputFlags extends ApiFlags {
 
 const domainPath = (domain: string) => `/v1/domains/${encodeURIComponent(domain)}`;
 
-/** Columns padded to the widest cell; the last column is never padded (long DKIM values). */
-export function table(rows: string[][]): string {
-  const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => `  ${row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join('  ')}`.trimEnd()).join('\n');
-}
-
 function recordsTable(domain: DomainJson): string {
   return table([
     ['RECORD', 'TYPE', 'NAME', 'VALUE'],
     ...domain.records.map((r) => [`${r.purpose}${r.required ? '' : ' (optional)'}`, r.type, r.name, r.value]),
-  ]);
+  ], '  ');
 }
 
 function checksTable(domain: DomainJson): string {
   return table([
     ['STATE', 'RECORD', 'TYPE', 'NAME', 'DETAIL'],
     ...domain.records.map((r) => [r.state, `${r.purpose}${r.required ? '' : ' (optional)'}`, r.type, r.name, r.detail ?? '']),
-  ]);
+  ], '  ');
 }
 
 function zoneLines(domain: DomainJson): string {
@@ -147,7 +141,7 @@ export function registerDomainCommands(program: Command): void {
         table([
           ['NAME', 'STATUS', 'SELECTOR', 'ALGORITHM', 'VERIFIED AT', 'ID'],
           ...all.map((d) => [d.name, d.status, d.dkim?.selector ?? '-', d.dkim?.algorithm ?? '-', d.verified_at ?? '-', d.id]),
-        ]),
+        ], '  '),
       );
     }),
   );

@@ -29,7 +29,7 @@ import { loadTlsMaterial } from '../smtp/tls.js';
 import { createTransport } from '../transports/select.js';
 import { addSettingOptions, sourcesFrom } from './options.js';
 import { openRuntime } from './runtime.js';
-import { setUpUnsubscribe } from './unsubscribe-setup.js';
+import { localApiUrl, setUpUnsubscribe } from './unsubscribe-setup.js';
 import { setUpDomainKeys } from './domain-setup.js';
 import { startBounceServer, type BounceServer } from '../smtp/bounce-server.js';
 import type { FeedbackSettings } from '../services/feedback.js';
@@ -225,7 +225,7 @@ export function registerServe(program: Command): void {
         await app.listen({ host: config.host, port: config.httpPort });
         const address = app.server.address();
         const port = typeof address === 'object' && address ? address.port : config.httpPort;
-        apiUrl = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+        apiUrl = localApiUrl(config.host, port);
         unsubscribe.listening(apiUrl);
       }
 

@@ -27,7 +27,7 @@ export function setUpUnsubscribe(config: Readonly<HeraldConfig>, logger: Logger)
       'unsubscribe links are signed with this data directory\'s key: give every Herald process the same --secret-key, or links made by one are refused by another',
     );
   }
-  let base = config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${config.httpPort}`;
+  let base = config.publicUrl ?? localApiUrl(config.host, config.httpPort);
   const warnNoPublicUrl = () =>
     logger.warn(
       { listUnsubscribe: `${base}/u/…` },
@@ -47,4 +47,9 @@ export function setUpUnsubscribe(config: Readonly<HeraldConfig>, logger: Logger)
       warnNoPublicUrl();
     },
   };
+}
+
+/** Where this process's HTTP API answers on its own address (IPv6 hosts in brackets). */
+export function localApiUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }

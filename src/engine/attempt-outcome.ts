@@ -262,7 +262,7 @@ export function outcomeOfFrequencyCap(ctx: OutcomeContext, message: Message, hit
 const MAX_REPLY_CHARS = 2000;
 
 /** A remote reply as the store may keep it: no control characters but tab, at most 2,000 characters. */
-export function storableReply(reply: string): string {
+function storableReply(reply: string): string {
   // eslint-disable-next-line no-control-regex
   const clean = reply.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
   return clean.length > MAX_REPLY_CHARS ? `${clean.slice(0, MAX_REPLY_CHARS)}…` : clean;

@@ -22,7 +22,6 @@ import { generateDomainKey } from './domain-keys.js';
 import { domainRecords, recordTargets, type DnsRecord } from './domain-records.js';
 import { requireScope } from './keys.js';
 import { decodeCursor, encodeCursor, type Page } from './messages.js';
-import { requireFull } from './webhooks.js';
 
 export const DOMAIN_ALGORITHMS: readonly DomainKeyAlgorithm[] = ['rsa', 'ed25519'];
 
@@ -142,7 +141,7 @@ async function keysChanged(deps: ServiceDeps): Promise<void> {
 
 /** Adds a sending domain with a new key pair (RSA-2048 unless `algorithm: 'ed25519'`); pending until verified. */
 export async function createDomain(deps: ServiceDeps, principal: Principal, input: DomainInput): Promise<DomainDetails> {
-  requireFull(principal);
+  requireScope(principal, 'full');
   const name = normaliseDomainName(input.name);
   if (!name.ok) throw invalid('name', name.reason);
   const algorithm = checkAlgorithm(input.algorithm, 'rsa');
@@ -191,7 +190,7 @@ const REQUIRED = ['dkim', 'spf', 'return_path'] as const;
  * one is missing or wrong, and unchanged when DNS could not be asked.
  */
 export async function verifyDomain(deps: ServiceDeps, principal: Principal, idOrName: string): Promise<VerifyOutcome> {
-  requireFull(principal);
+  requireScope(principal, 'full');
   const domain = await existing(deps, principal.workspaceId, idOrName);
   const settings = settingsOf(deps);
   const records = domainRecords(domain, settings.targets);
@@ -225,7 +224,7 @@ export async function verifyDomain(deps: ServiceDeps, principal: Principal, idOr
 
 /** Adds the next key, pending, under a new selector; publish its record beside the active one. */
 export async function rotateDomainKey(deps: ServiceDeps, principal: Principal, idOrName: string, input: RotationInput): Promise<DomainDetails> {
-  requireFull(principal);
+  requireScope(principal, 'full');
   const domain = await existing(deps, principal.workspaceId, idOrName);
   const inFlight = domain.keys.find((key) => key.state === 'pending');
   if (inFlight) {
@@ -260,7 +259,7 @@ function pendingKey(domain: SendingDomain): DomainKey {
  * would fail every signature — unless `force` is set.
  */
 export async function completeRotation(deps: ServiceDeps, principal: Principal, idOrName: string, options: { force?: boolean } = {}): Promise<DomainDetails> {
-  requireFull(principal);
+  requireScope(principal, 'full');
   const domain = await existing(deps, principal.workspaceId, idOrName);
   const pending = pendingKey(domain);
   if (!options.force) {
@@ -284,7 +283,7 @@ export async function completeRotation(deps: ServiceDeps, principal: Principal, 
 
 /** Abandons a pending rotation: its key is removed; the active key keeps signing. */
 export async function cancelRotation(deps: ServiceDeps, principal: Principal, idOrName: string): Promise<DomainDetails> {
-  requireFull(principal);
+  requireScope(principal, 'full');
   const domain = await existing(deps, principal.workspaceId, idOrName);
   const pending = pendingKey(domain);
   if (!(await deps.store.removePendingDomainKey(principal.workspaceId, domain.id, pending.id))) {
@@ -295,7 +294,7 @@ export async function cancelRotation(deps: ServiceDeps, principal: Principal, id
 
 /** Removes the domain and its keys: mail from it is refused from now on (unless allowed otherwise). */
 export async function deleteDomain(deps: ServiceDeps, principal: Principal, idOrName: string): Promise<void> {
-  requireFull(principal);
+  requireScope(principal, 'full');
   const domain = await existing(deps, principal.workspaceId, idOrName);
   if (!(await deps.store.deleteDomain(principal.workspaceId, domain.id))) throw notFound(idOrName);
   await keysChanged(deps);

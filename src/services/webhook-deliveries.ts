@@ -13,7 +13,8 @@ import { groupEvents } from '../events/webhooks/fan-out.js';
 import type { EventHead, NewWebhookDelivery, WebhookDelivery, WebhookDeliveryStatus } from '../store/store.js';
 import type { Principal, ServiceDeps } from './deps.js';
 import { decodeCursor, encodeCursor, type Page } from './messages.js';
-import { getWebhook, requireFull } from './webhooks.js';
+import { requireScope } from './keys.js';
+import { getWebhook } from './webhooks.js';
 
 /** Most events one replay may send. */
 export const REPLAY_MAX_EVENTS = 100_000;
@@ -62,7 +63,7 @@ export async function replayWebhook(
   webhookId: string,
   window: { from: string; to: string },
 ): Promise<ReplayResult> {
-  requireFull(principal);
+  requireScope(principal, 'full');
   const from = isoTime('from', window.from);
   const to = isoTime('to', window.to);
   if (from >= to) throw invalid('to', 'must be after from');

@@ -49,11 +49,6 @@ export const WEBHOOK_LIMITS = Object.freeze({
 /** How long the first event of a batch waits for company when the endpoint batches and says nothing. */
 const DEFAULT_BATCH_LATENCY_MS = 1000;
 
-/** Changing endpoints shows or replaces secrets: only `full` keys may. */
-export function requireFull(principal: Principal): void {
-  if (principal.scope !== 'full') throw new HeraldError('insufficient_scope', { scope: principal.scope, needed: 'full' });
-}
-
 function notFound(id: string): HeraldError {
   return new HeraldError('not_found', { resource: 'webhook', id });
 }
@@ -104,7 +99,7 @@ async function existing(deps: ServiceDeps, workspaceId: string, id: string): Pro
 
 /** Creates an endpoint that receives the workspace's events from now on; answers with its secret, once. */
 export async function createWebhook(deps: ServiceDeps, principal: Principal, input: WebhookInput): Promise<WebhookWithSecret> {
-  requireFull(principal);
+  requireScope(principal, 'full'); // changing endpoints shows or replaces secrets
   const url = await checkEndpointUrl(deps, input.url);
   const events = checkEvents(input.events);
   const description = checkDescription(input.description);
@@ -155,7 +150,7 @@ export async function listWebhooks(deps: ServiceDeps, principal: Principal, quer
  * log's present: what happened while it was disabled is sent only by a replay.
  */
 export async function updateWebhook(deps: ServiceDeps, principal: Principal, id: string, changes: WebhookChanges): Promise<Webhook> {
-  requireFull(principal);
+  requireScope(principal, 'full'); // changing endpoints shows or replaces secrets
   const current = await existing(deps, principal.workspaceId, id);
   const patch: WebhookPatch = {};
   if (changes.url !== undefined) patch.url = await checkEndpointUrl(deps, changes.url);
@@ -175,7 +170,7 @@ export async function updateWebhook(deps: ServiceDeps, principal: Principal, id:
 
 /** Removes the endpoint and its delivery log; deliveries not yet made are dropped. */
 export async function deleteWebhook(deps: ServiceDeps, principal: Principal, id: string): Promise<void> {
-  requireFull(principal);
+  requireScope(principal, 'full'); // changing endpoints shows or replaces secrets
   if (!(await deps.store.deleteWebhook(principal.workspaceId, id))) throw notFound(id);
 }
 
@@ -189,7 +184,7 @@ export async function rotateWebhookSecret(
   id: string,
   graceSeconds: unknown = WEBHOOK_LIMITS.defaultGraceSeconds,
 ): Promise<WebhookWithSecret> {
-  requireFull(principal);
+  requireScope(principal, 'full'); // changing endpoints shows or replaces secrets
   if (typeof graceSeconds !== 'number' || !Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > WEBHOOK_LIMITS.maxGraceSeconds) {
     throw invalid('grace_seconds', `must be a whole number from 0 to ${WEBHOOK_LIMITS.maxGraceSeconds}`);
   }
